@@ -1,0 +1,221 @@
+"""Start the platform's processes on one machine: the three services and the
+vendor simulators, each a separate OS process, wired by environment variables
+only (exactly as in production, where they run as separate containers).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+# Each service's database role owns exactly one schema and can read no other.
+SERVICE_ROLES = {"booking": "booking", "hauler-adapters": "hauler_adapters", "notify": "notify"}
+
+DEMO_JSON_HAULER = {
+    "hauler_id": "valley-haul",
+    "api_key": "valley-haul-demo-key",
+    # Standard Webhooks secrets are base64 after "whsec_"; this one is for the demo only.
+    "webhook_secret": "whsec_dmFsbGV5LWhhdWwtZGVtby13ZWJob29rLXNlY3JldA==",
+}
+
+
+def _dsn_for(admin_dsn: str, *, user: str, password: str, database: str) -> str:
+    parts = urlsplit(admin_dsn)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{user}:{password}@{host}:{parts.port or 5432}"
+    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, ""))
+
+
+async def prepare_database(admin_dsn: str, database: str) -> dict[str, str]:
+    """Create the database, one role per service and the schema it owns; return each service's DSN."""
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        for role in SERVICE_ROLES.values():
+            exists = await admin.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", role)
+            if not exists:
+                # Development/test password only; production roles come from deploy/.
+                await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{role}'")
+        if not await admin.fetchval("SELECT true FROM pg_database WHERE datname = $1", database):
+            await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(admin_dsn)
+    db_admin = await asyncpg.connect(urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, "")))
+    try:
+        await db_admin.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        for role in SERVICE_ROLES.values():
+            await db_admin.execute(f"CREATE SCHEMA IF NOT EXISTS {role} AUTHORIZATION {role}")
+            await db_admin.execute(f"REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC")
+            await db_admin.execute(f"GRANT CONNECT ON DATABASE \"{database}\" TO {role}")
+    finally:
+        await db_admin.close()
+    return {service: _dsn_for(admin_dsn, user=role, password=role, database=database)
+            for service, role in SERVICE_ROLES.items()}
+
+
+@dataclass
+class Ports:
+    booking: int = 8001
+    adapters: int = 8002
+    notify: int = 8003
+    json_hauler: int = 8101
+    smtp: int = 1025
+    smtp_http: int = 8025
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    ready_url: str | None
+    popen: subprocess.Popen | None = None
+
+
+@dataclass
+class Platform:
+    """The platform's processes, started and stopped together."""
+
+    dsns: dict[str, str]
+    bootstrap: str
+    run_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    topic_prefix: str = ""
+    sim_confirm_delay: float = 1.0
+    sim_complete_delay: float = 3.0
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.integrations_file = self.run_dir / "integrations.json"
+        self.integrations_file.write_text(json.dumps([{
+            "hauler_id": DEMO_JSON_HAULER["hauler_id"],
+            "kind": "json_api",
+            "base_url": f"http://127.0.0.1:{self.ports.json_hauler}",
+            "api_key_env": "VALLEY_HAUL_API_KEY",
+            "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
+            "config": {},
+        }], indent=2))
+
+    # -- what each process is ---------------------------------------------------------
+    def _service_env(self, prefix: str, service: str, port: int) -> dict[str, str]:
+        return {
+            f"{prefix}DATABASE_URL": self.dsns[service],
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            f"{prefix}TOPIC_PREFIX": self.topic_prefix,
+            f"{prefix}HTTP_PORT": str(port),
+            f"{prefix}OUTBOX_POLL_SECONDS": "2",
+            f"{prefix}CONSUMER_RETRY_INITIAL_SECONDS": "0.1",
+        }
+
+    def spec(self, name: str) -> Process:
+        p = self.ports
+        py = sys.executable
+        specs = {
+            "smtp-sink": ([py, "-m", "haulbridge_simulators.smtp_sink"],
+                          {"SIM_SMTP_SMTP_PORT": str(p.smtp), "SIM_SMTP_HTTP_PORT": str(p.smtp_http)},
+                          f"http://127.0.0.1:{p.smtp_http}/messages"),
+            "json-hauler": ([py, "-m", "haulbridge_simulators.json_hauler"],
+                            {"SIM_JSON_PORT": str(p.json_hauler),
+                             "SIM_JSON_WEBHOOK_URL": f"http://127.0.0.1:{p.adapters}/webhooks/valley-haul",
+                             "SIM_JSON_API_KEY": DEMO_JSON_HAULER["api_key"],
+                             "SIM_JSON_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"],
+                             "SIM_JSON_CONFIRM_DELAY": str(self.sim_confirm_delay),
+                             "SIM_JSON_COMPLETE_DELAY": str(self.sim_complete_delay)},
+                            f"http://127.0.0.1:{p.json_hauler}/_sim/stats"),
+            "booking": ([py, "-m", "booking"],
+                        {**self._service_env("BOOKING_", "booking", p.booking),
+                         "BOOKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.booking}"},
+                        f"http://127.0.0.1:{p.booking}/readyz"),
+            "hauler-adapters": ([py, "-m", "hauler_adapters"],
+                                {**self._service_env("ADAPTERS_", "hauler-adapters", p.adapters),
+                                 "ADAPTERS_INTEGRATIONS_FILE": str(self.integrations_file),
+                                 "ADAPTERS_VENDOR_RETRY_INITIAL_SECONDS": "0.2",
+                                 "VALLEY_HAUL_API_KEY": DEMO_JSON_HAULER["api_key"],
+                                 "VALLEY_HAUL_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"]},
+                                f"http://127.0.0.1:{p.adapters}/readyz"),
+            "notify": ([py, "-m", "notify"],
+                       {**self._service_env("NOTIFY_", "notify", p.notify),
+                        "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5"},
+                       f"http://127.0.0.1:{p.notify}/readyz"),
+        }
+        argv, env, ready = specs[name]
+        env = {**env, **self.extra_env.get(name, {})}
+        return Process(name=name, argv=argv, env=env, log_path=self.run_dir / f"{name}.log", ready_url=ready)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def seed_demo_city(self) -> str:
+        env = {**os.environ, "BOOKING_DATABASE_URL": self.dsns["booking"]}
+        out = subprocess.run([sys.executable, "-m", "booking.admin", "import-city"], env=env,
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"seeding the demo city failed:\n{out.stderr}")
+        return out.stdout
+
+    def start(self, name: str, *, env: dict[str, str] | None = None, wait: bool = True) -> Process:
+        proc = self.spec(name)
+        if env:
+            proc.env.update(env)
+        log = open(proc.log_path, "ab")
+        proc.popen = subprocess.Popen(proc.argv, env={**os.environ, **proc.env}, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = proc
+        if wait:
+            self.wait_ready(name)
+        return proc
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        proc = self.processes[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.popen.returncode}; see {proc.log_path}:\n"
+                                   + self.log_tail(name))
+            try:
+                if httpx.get(proc.ready_url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} not ready within {timeout}s; see {proc.log_path}:\n" + self.log_tail(name))
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.run_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.popen is None:
+            return None
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(sig)
+            try:
+                proc.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        return proc.popen.returncode
+
+    def start_all(self) -> None:
+        for name in ("smtp-sink", "json-hauler", "booking", "hauler-adapters", "notify"):
+            self.start(name, wait=False)
+        for name in ("smtp-sink", "json-hauler", "booking", "hauler-adapters", "notify"):
+            self.wait_ready(name)
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+
+    def exited(self) -> list[str]:
+        return [n for n, p in self.processes.items() if p.popen is not None and p.popen.poll() is not None]

@@ -1,0 +1,1 @@
+"""The booking service: the city's system of record for junk pickups."""

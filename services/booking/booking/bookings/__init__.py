@@ -1,0 +1,1 @@
+"""Bookings: create, view, and follow a pickup through its lifecycle."""

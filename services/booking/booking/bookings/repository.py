@@ -1,0 +1,63 @@
+"""All SQL about bookings and their history."""
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+
+async def next_reference_number(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT nextval('booking_reference_seq')")
+
+
+async def insert_booking(
+    conn: asyncpg.Connection, *, id: UUID, reference: str, status: str, address_id: str, zone_id: str,
+    hauler_id: str, pickup_date: date, target_date: date, items: list, contact: dict, channel: str,
+    notes: str | None, correlation_id: UUID,
+) -> None:
+    await conn.execute(
+        "INSERT INTO bookings (id, reference, status, address_id, zone_id, hauler_id, pickup_date, target_date,"
+        " items, contact, channel, notes, correlation_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+        id, reference, status, address_id, zone_id, hauler_id, pickup_date, target_date, items, contact,
+        channel, notes, correlation_id,
+    )
+
+
+async def add_history(
+    conn: asyncpg.Connection, *, booking_id: UUID, step: str, from_status: str | None, to_status: str | None,
+    outcome: str, source: str, event_id: str | None = None, event_type: str | None = None,
+    detail: dict | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO booking_history (booking_id, step, from_status, to_status, outcome, source, event_id,"
+        " event_type, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        booking_id, step, from_status, to_status, outcome, source, event_id, event_type, detail or {},
+    )
+
+
+async def lock_booking(conn: asyncpg.Connection, booking_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
+
+
+async def set_status(conn: asyncpg.Connection, booking_id: UUID, status: str, *, hauler_ref: str | None = None) -> None:
+    await conn.execute(
+        "UPDATE bookings SET status = $2, hauler_ref = COALESCE($3, hauler_ref), updated_at = now() WHERE id = $1",
+        booking_id, status, hauler_ref,
+    )
+
+
+async def get_booking(conn: asyncpg.Connection, *, booking_id: UUID | None = None,
+                      reference: str | None = None) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT b.*, a.address, z.name AS zone_name, h.name AS hauler_name"
+        " FROM bookings b JOIN address_points a ON a.id = b.address_id JOIN zones z ON z.id = b.zone_id"
+        " JOIN haulers h ON h.id = b.hauler_id"
+        " WHERE ($1::uuid IS NOT NULL AND b.id = $1) OR ($2::text IS NOT NULL AND b.reference = $2)",
+        booking_id, reference,
+    )
+
+
+async def history(conn: asyncpg.Connection, booking_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM booking_history WHERE booking_id = $1 ORDER BY id", booking_id)

@@ -1,0 +1,1 @@
+"""What residents may put out for a junk pickup, and where the rest goes."""

@@ -1,0 +1,1 @@
+"""Where the resident lives: address points, service zones and their haulers."""

@@ -1,0 +1,45 @@
+"""The hauler-adapters process: consumes booking.v1, calls haulers, receives their webhooks."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from haulbridge_runtime import topics
+from haulbridge_runtime.service import ServiceRuntime, create_app
+from haulbridge_runtime.topics import EventType
+
+from . import dispatch, repository
+from .settings import AdapterSettings
+from .vendors.registry import AdapterRegistry
+from .webhooks import router as webhooks_router
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_app(settings: AdapterSettings | None = None) -> FastAPI:
+    settings = settings or AdapterSettings()
+    runtime = ServiceRuntime(settings, MIGRATIONS)
+    registry = AdapterRegistry(settings)
+
+    async def on_booking_requested(event):
+        await dispatch.dispatch_booking(event, pool=runtime.pool, registry=registry)
+
+    runtime.consume(group_id=dispatch.CONSUMER, topics=[topics.BOOKING],
+                    handlers={EventType.BOOKING_REQUESTED: on_booking_requested})
+
+    async def load_integrations() -> None:
+        if settings.integrations_file is None:
+            return
+        async with runtime.pool.acquire() as conn:
+            for integration in json.loads(settings.integrations_file.read_text()):
+                await repository.upsert_integration(conn, integration)
+
+    runtime.on_start(load_integrations)
+    runtime.on_stop(registry.close)
+    app = create_app(runtime, title="Haulbridge hauler adapters")
+    app.state.settings = settings
+    app.state.registry = registry
+    app.include_router(webhooks_router)
+    return app

@@ -1,0 +1,81 @@
+"""Carry a ``booking.requested`` event to the booking's hauler.
+
+The order of steps is the crash-safety argument:
+1. record the attempt (committed) — no connection is held after this;
+2. call the hauler with an idempotency key derived from the event, retrying
+   with backoff and jitter;
+3. in one transaction: the outcome, the city event (``dispatch.accepted``,
+   ``.rejected`` or ``.failed``) in the outbox, and the inbox row.
+A crash between 2 and 3 replays the event; the hauler answers the same job
+for the same key, so it still has exactly one.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import asyncpg
+
+from haulbridge_runtime.envelope import Event, new_event
+from haulbridge_runtime.failpoints import failpoint
+from haulbridge_runtime.inbox import AlreadyProcessed, already_processed, inbox_transaction
+from haulbridge_runtime.logs import get_logger
+from haulbridge_runtime.outbox import add_event
+from haulbridge_runtime.topics import EventType
+
+from . import repository
+from .vendors.base import PickupJob, VendorRejected, VendorUnavailable
+from .vendors.registry import AdapterRegistry, UnsupportedVendorKind
+
+log = get_logger(__name__)
+
+CONSUMER = "hauler-adapters"
+SOURCE = "/haulbridge/hauler-adapters"
+
+
+def idempotency_key(event: Event) -> str:
+    return f"haulbridge-{event.id}"
+
+
+async def dispatch_booking(event: Event, *, pool: asyncpg.Pool, registry: AdapterRegistry) -> None:
+    data = event.data
+    booking_id = uuid.UUID(data["booking_id"])
+    hauler_id = data["hauler_id"]
+    key = idempotency_key(event)
+    async with pool.acquire() as conn:
+        if await already_processed(conn, event, CONSUMER):
+            raise AlreadyProcessed(event.id)
+        integration = await repository.get_integration(conn, hauler_id)
+        await repository.record_attempt(conn, booking_id=booking_id, reference=data["reference"],
+                                        hauler_id=hauler_id, pickup_date=date.fromisoformat(data["pickup_date"]),
+                                        idempotency_key=key, correlation_id=event.correlationid,
+                                        traceparent=event.traceparent)
+
+    job = PickupJob(
+        booking_id=str(booking_id), reference=data["reference"], pickup_date=data["pickup_date"],
+        address=data["address"], items=data["items"], contact_name=data["contact"]["name"],
+        contact_phone=data["contact"].get("phone"), notes=data.get("notes"), idempotency_key=key,
+    )
+    outcome_type, status, external_ref, reason = EventType.DISPATCH_FAILED, "failed", None, None
+    try:
+        if integration is None:
+            raise UnsupportedVendorKind(f"no integration configured for hauler '{hauler_id}'")
+        receipt = await registry.adapter_for(integration).dispatch(job)
+        outcome_type, status, external_ref = EventType.DISPATCH_ACCEPTED, "accepted", receipt.external_ref
+    except VendorRejected as exc:
+        outcome_type, status, reason = EventType.DISPATCH_REJECTED, "rejected", exc.reason
+    except (VendorUnavailable, UnsupportedVendorKind) as exc:
+        reason = str(exc)
+    failpoint("adapters.after_vendor_call")
+
+    outcome = new_event(
+        type=outcome_type, source=SOURCE, subject=str(booking_id), caused_by=event,
+        data={"booking_id": str(booking_id), "hauler_id": hauler_id, "reference": data["reference"],
+              **({"hauler_reference": external_ref} if external_ref else {}),
+              **({"reason": reason} if reason else {})},
+    )
+    async with inbox_transaction(pool, event, CONSUMER) as conn:
+        await repository.record_outcome(conn, booking_id=booking_id, status=status, external_ref=external_ref,
+                                        error=reason)
+        await add_event(conn, outcome)
+    log.info("dispatch outcome", hauler_id=hauler_id, status=status, hauler_reference=external_ref, reason=reason)

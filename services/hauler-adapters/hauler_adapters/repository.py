@@ -1,0 +1,87 @@
+"""All SQL of the hauler-adapters service."""
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from .vendors.base import Integration
+
+
+async def get_integration(conn: asyncpg.Connection, hauler_id: str) -> Integration | None:
+    row = await conn.fetchrow("SELECT * FROM hauler_integrations WHERE hauler_id = $1", hauler_id)
+    if row is None:
+        return None
+    return Integration(hauler_id=row["hauler_id"], kind=row["kind"], base_url=row["base_url"],
+                       api_key_env=row["api_key_env"], webhook_secret_env=row["webhook_secret_env"],
+                       config=row["config"])
+
+
+async def upsert_integration(conn: asyncpg.Connection, i: dict) -> None:
+    await conn.execute(
+        "INSERT INTO hauler_integrations (hauler_id, kind, base_url, api_key_env, webhook_secret_env, config)"
+        " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (hauler_id) DO UPDATE SET kind = EXCLUDED.kind,"
+        " base_url = EXCLUDED.base_url, api_key_env = EXCLUDED.api_key_env,"
+        " webhook_secret_env = EXCLUDED.webhook_secret_env, config = EXCLUDED.config, updated_at = now()",
+        i["hauler_id"], i["kind"], i.get("base_url"), i.get("api_key_env"), i.get("webhook_secret_env"),
+        i.get("config", {}),
+    )
+
+
+async def record_attempt(conn: asyncpg.Connection, *, booking_id: UUID, reference: str, hauler_id: str,
+                         pickup_date, idempotency_key: str, correlation_id: str,
+                         traceparent: str) -> asyncpg.Record:
+    """Record that a call to the hauler is about to be made (committed before the call)."""
+    return await conn.fetchrow(
+        "INSERT INTO dispatches (booking_id, reference, hauler_id, pickup_date, idempotency_key, correlation_id,"
+        " traceparent, status, attempts) VALUES ($1,$2,$3,$4,$5,$6,$7,'sending',1)"
+        " ON CONFLICT (booking_id) DO UPDATE SET attempts = dispatches.attempts + 1, updated_at = now(),"
+        "   status = CASE WHEN dispatches.status IN ('sending', 'failed') THEN 'sending' ELSE dispatches.status END"
+        " RETURNING *",
+        booking_id, reference, hauler_id, pickup_date, idempotency_key, correlation_id, traceparent,
+    )
+
+
+async def record_outcome(conn: asyncpg.Connection, *, booking_id: UUID, status: str,
+                         external_ref: str | None = None, error: str | None = None) -> None:
+    await conn.execute(
+        "UPDATE dispatches SET status = CASE WHEN status IN ('confirmed', 'completed') THEN status ELSE $2 END,"
+        " external_ref = COALESCE($3, external_ref), last_error = $4, updated_at = now() WHERE booking_id = $1",
+        booking_id, status, external_ref, error,
+    )
+
+
+async def find_dispatch(conn: asyncpg.Connection, *, hauler_id: str, external_ref: str | None,
+                        booking_id: UUID | None) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM dispatches WHERE hauler_id = $1 AND (external_ref = $2 OR booking_id = $3)"
+        " ORDER BY (external_ref = $2) DESC NULLS LAST LIMIT 1",
+        hauler_id, external_ref, booking_id,
+    )
+
+
+async def set_dispatch_status(conn: asyncpg.Connection, booking_id: UUID, status: str,
+                              external_ref: str | None) -> None:
+    await conn.execute(
+        "UPDATE dispatches SET status = $2, external_ref = COALESCE(external_ref, $3), updated_at = now()"
+        " WHERE booking_id = $1",
+        booking_id, status, external_ref,
+    )
+
+
+async def log_webhook(conn: asyncpg.Connection, *, hauler_id: str, webhook_id: str | None, verified: bool,
+                      outcome: str, payload: dict | None) -> bool:
+    """Record an inbound webhook; False when this verified webhook id was already seen (a redelivery)."""
+    inserted = await conn.fetchval(
+        "INSERT INTO webhook_log (hauler_id, webhook_id, verified, outcome, payload) VALUES ($1,$2,$3,$4,$5)"
+        " ON CONFLICT (hauler_id, webhook_id) WHERE verified DO NOTHING RETURNING true",
+        hauler_id, webhook_id, verified, outcome, payload,
+    )
+    return bool(inserted)
+
+
+async def set_webhook_outcome(conn: asyncpg.Connection, *, hauler_id: str, webhook_id: str, outcome: str) -> None:
+    await conn.execute(
+        "UPDATE webhook_log SET outcome = $3 WHERE hauler_id = $1 AND webhook_id = $2 AND verified",
+        hauler_id, webhook_id, outcome,
+    )

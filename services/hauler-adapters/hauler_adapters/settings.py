@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from haulbridge_runtime.settings import ServiceSettings
+
+
+class AdapterSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ADAPTERS_", extra="ignore")
+
+    service_name: str = "hauler-adapters"
+    db_schema: str = "hauler_adapters"
+    http_port: int = 8002
+
+    # Calls to a hauler: per-attempt timeout, attempts and backoff before dispatch.failed.
+    vendor_timeout_seconds: float = 10.0
+    vendor_max_attempts: int = 5
+    vendor_retry_initial_seconds: float = 0.5
+    vendor_retry_max_seconds: float = 30.0
+    # Integrations loaded at start (a JSON list); credentials in it are names of environment variables.
+    integrations_file: Path | None = None

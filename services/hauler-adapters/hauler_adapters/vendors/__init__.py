@@ -1,0 +1,1 @@
+"""One integration module per vendor kind, all behind :class:`vendors.base.HaulerAdapter`."""

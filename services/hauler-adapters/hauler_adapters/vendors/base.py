@@ -1,0 +1,68 @@
+"""The one interface every vendor integration implements, and the errors they speak.
+
+The rest of the platform never knows which vendor it talks to: a booking goes
+in as a :class:`PickupJob`, an answer comes back as a :class:`DispatchReceipt`
+or one of two named errors: :class:`VendorRejected` (the hauler said no; do
+not retry) and :class:`VendorUnavailable` (could not get an answer; retried,
+and after the last attempt the dispatch has failed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class PickupJob:
+    booking_id: str
+    reference: str
+    pickup_date: str
+    address: dict[str, Any]
+    items: list[dict[str, Any]]
+    contact_name: str
+    contact_phone: str | None
+    notes: str | None
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class DispatchReceipt:
+    external_ref: str
+    status: str
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Integration:
+    hauler_id: str
+    kind: str
+    base_url: str | None
+    api_key_env: str | None
+    webhook_secret_env: str | None
+    config: dict[str, Any]
+
+
+class VendorRejected(Exception):
+    """The hauler answered and refused the job; retrying would get the same answer."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class VendorUnavailable(Exception):
+    """No usable answer from the hauler (timeout, connection error, 5xx, 429)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class HaulerAdapter(Protocol):
+    kind: str
+
+    async def dispatch(self, job: PickupJob) -> DispatchReceipt: ...
+
+    async def close(self) -> None: ...

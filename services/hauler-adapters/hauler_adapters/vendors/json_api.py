@@ -1,0 +1,83 @@
+"""Vendors with a JSON REST API and webhooks (e.g. the demo's Valley Haul Co.).
+
+POST {base}/api/v1/jobs with a bearer key and an ``Idempotency-Key``: the same
+key always answers with the same job, so a retry or a replay after a crash
+never creates a second job at the hauler. Status comes back by signed webhook
+(see ``webhooks.py``).
+"""
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from .base import DispatchReceipt, Integration, PickupJob, VendorRejected, VendorUnavailable
+from .retrying import vendor_retrying
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class JsonApiAdapter:
+    kind = "json_api"
+
+    def __init__(self, integration: Integration, *, timeout: float, attempts: int, retry_initial: float,
+                 retry_max: float) -> None:
+        self.integration = integration
+        api_key = os.environ.get(integration.api_key_env or "", "")
+        self.client = httpx.AsyncClient(
+            base_url=integration.base_url or "",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "haulbridge-hauler-adapters"},
+        )
+        self.attempts = attempts
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+
+    async def dispatch(self, job: PickupJob) -> DispatchReceipt:
+        body = {
+            "customer_reference": job.booking_id,
+            "city_reference": job.reference,
+            "service_date": job.pickup_date,
+            "address": job.address,
+            "items": [{"name": i["label"], "code": i["item"], "quantity": i["quantity"]} for i in job.items],
+            "contact": {"name": job.contact_name, "phone": job.contact_phone},
+            "notes": job.notes,
+        }
+        async for attempt in vendor_retrying(attempts=self.attempts, initial=self.retry_initial,
+                                             maximum=self.retry_max):
+            with attempt:
+                data = await self._post_job(body, job.idempotency_key)
+        return DispatchReceipt(external_ref=data["job_id"], status=data.get("status", "accepted"), raw=data)
+
+    async def _post_job(self, body: dict, key: str) -> dict:
+        try:
+            response = await self.client.post("/api/v1/jobs", json=body, headers={"Idempotency-Key": key})
+        except httpx.TransportError as exc:
+            raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise VendorUnavailable(f"HTTP {response.status_code}", retry_after=_retry_after(response))
+        if response.status_code >= 400:
+            raise VendorRejected(_reason(response), status=response.status_code)
+        try:
+            data = response.json()
+            data["job_id"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise VendorUnavailable(f"malformed answer: {response.text[:200]!r}") from exc
+        return data
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        return str(data.get("detail") or data.get("error") or data)
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]}"

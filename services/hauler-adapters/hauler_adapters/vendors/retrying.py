@@ -1,0 +1,31 @@
+"""Retry policy for vendor calls: exponential backoff with jitter, honouring Retry-After."""
+from __future__ import annotations
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from .base import VendorUnavailable
+
+
+class wait_retry_after_or_backoff:
+    """Wait what the vendor asked for (Retry-After), or exponential backoff with jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.backoff = wait_exponential_jitter(initial=initial, max=maximum)
+        self.maximum = maximum
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.maximum)
+        return self.backoff(state)
+
+
+def vendor_retrying(*, attempts: int, initial: float, maximum: float) -> AsyncRetrying:
+    return AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_retry_after_or_backoff(initial, maximum),
+        retry=retry_if_exception_type(VendorUnavailable),
+        reraise=True,
+    )

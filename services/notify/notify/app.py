@@ -1,0 +1,36 @@
+"""The notify process: consumes booking.v1 and hauler.v1, sends email, sweeps stuck messages."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+
+from haulbridge_runtime import topics
+from haulbridge_runtime.service import ServiceRuntime, create_app
+
+from . import events, repository
+from .sender import Sender, sweep_forever
+from .settings import NotifySettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_app(settings: NotifySettings | None = None) -> FastAPI:
+    settings = settings or NotifySettings()
+    runtime = ServiceRuntime(settings, MIGRATIONS)
+    runtime.consume(group_id=events.CONSUMER, topics=[topics.BOOKING, topics.HAULER],
+                    handlers=events.handlers(lambda: runtime.pool))
+    sender = Sender(pool_getter=lambda: runtime.pool, dsn=settings.database_url, schema=settings.db_schema,
+                    settings=settings)
+    runtime.job("sender", sender.run)
+    runtime.job("sweeper", lambda: sweep_forever(pool_getter=lambda: runtime.pool, settings=settings))
+    app = create_app(runtime, title="Haulbridge notify")
+    app.state.settings = settings
+
+    @app.get("/v1/bookings/{booking_id}/notifications", tags=["notifications"])
+    async def booking_notifications(booking_id: uuid.UUID, request: Request) -> list[dict]:
+        async with runtime.pool.acquire() as conn:
+            return [dict(r) for r in await repository.notifications_for(conn, booking_id)]
+
+    return app

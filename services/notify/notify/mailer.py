@@ -1,0 +1,49 @@
+"""Email over SMTP (aiosmtplib), with the split between temporary and permanent failures."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+
+from .settings import NotifySettings
+from .templates_render import RenderedEmail
+
+
+class TemporarySendError(Exception):
+    """Worth retrying: connection problems, timeouts, 4xx SMTP replies."""
+
+
+class PermanentSendError(Exception):
+    """The provider refused the message for good (5xx SMTP reply)."""
+
+
+def build_message(*, settings: NotifySettings, to: str, rendered: RenderedEmail, notification_id: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = to
+    msg["Subject"] = rendered.subject
+    msg["Message-ID"] = make_msgid(idstring=notification_id, domain="haulbridge.notify")
+    msg["X-Haulbridge-Notification-Id"] = notification_id
+    msg["Content-Language"] = rendered.language
+    msg["List-Unsubscribe"] = f"<{settings.unsubscribe_base_url}/{notification_id}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+async def send(message: EmailMessage, *, settings: NotifySettings) -> None:
+    try:
+        await aiosmtplib.send(message, hostname=settings.smtp_host, port=settings.smtp_port,
+                              timeout=settings.smtp_timeout_seconds)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        code = exc.recipients[0].code if exc.recipients else 550
+        error = TemporarySendError if 400 <= code < 500 else PermanentSendError
+        raise error(f"recipient refused: {exc}") from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        if 400 <= exc.code < 500:
+            raise TemporarySendError(f"SMTP {exc.code}: {exc.message}") from exc
+        raise PermanentSendError(f"SMTP {exc.code}: {exc.message}") from exc
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        raise TemporarySendError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,77 @@
+"""All SQL of the notify service."""
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+import asyncpg
+
+
+async def upsert_recipient(conn: asyncpg.Connection, *, booking_id: UUID, reference: str, contact: dict,
+                           pickup_date, manage_url: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO recipients (booking_id, reference, name, email, phone, language, channels, pickup_date,"
+        " manage_url) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (booking_id) DO NOTHING",
+        booking_id, reference, contact["name"], contact.get("email"), contact.get("phone"),
+        contact.get("language", "en"), contact.get("channels", ["email"]), pickup_date, manage_url,
+    )
+
+
+async def create_notification(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, channel: str,
+                              context: dict, correlation_id: str) -> bool:
+    """False when this (booking, kind, channel) message already exists: it is never made twice."""
+    return bool(await conn.fetchval(
+        "INSERT INTO notifications (id, booking_id, kind, channel, context, correlation_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (booking_id, kind, channel) DO NOTHING RETURNING true",
+        uuid.uuid4(), booking_id, kind, channel, context, correlation_id,
+    ))
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Mark due messages whose recipient is known as "sending" (the attempt, recorded before the send)."""
+    return await conn.fetch(
+        "UPDATE notifications n SET status = 'sending', attempts = attempts + 1, sending_at = now()"
+        " FROM recipients r"
+        " WHERE n.id IN (SELECT n2.id FROM notifications n2 JOIN recipients r2 ON r2.booking_id = n2.booking_id"
+        "                WHERE n2.status = 'created' AND n2.next_attempt_at <= now()"
+        "                ORDER BY n2.created_at LIMIT $1 FOR UPDATE OF n2 SKIP LOCKED)"
+        "   AND r.booking_id = n.booking_id"
+        " RETURNING n.*, r.reference, r.name, r.email, r.phone, r.language, r.pickup_date, r.manage_url",
+        limit,
+    )
+
+
+async def mark_sent(conn: asyncpg.Connection, notification_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL WHERE id = $1", notification_id
+    )
+
+
+async def mark_retry(conn: asyncpg.Connection, notification_id: UUID, *, error: str, delay_seconds: float) -> None:
+    await conn.execute(
+        "UPDATE notifications SET status = 'created', error = $2,"
+        " next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+        notification_id, error, delay_seconds,
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection, notification_id: UUID, *, error: str) -> None:
+    await conn.execute("UPDATE notifications SET status = 'failed', error = $2 WHERE id = $1",
+                       notification_id, error)
+
+
+async def time_out_sending(conn: asyncpg.Connection, older_than_seconds: int) -> int:
+    status = await conn.execute(
+        "UPDATE notifications SET status = 'unknown',"
+        " error = 'interrupted while sending; not re-sent (check with the provider)'"
+        " WHERE status = 'sending' AND sending_at < now() - make_interval(secs => $1)",
+        older_than_seconds,
+    )
+    return int(status.split()[-1])
+
+
+async def notifications_for(conn: asyncpg.Connection, booking_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, kind, channel, status, attempts, created_at, sent_at, error FROM notifications"
+        " WHERE booking_id = $1 ORDER BY created_at", booking_id,
+    )

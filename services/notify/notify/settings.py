@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from haulbridge_runtime.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+
+    service_name: str = "notify"
+    db_schema: str = "notify"
+    http_port: int = 8003
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
+    unsubscribe_base_url: str = "http://127.0.0.1:8003/v1/unsubscribe"
+
+    # Sender: temporary failures retried with backoff up to this many attempts.
+    send_max_attempts: int = 5
+    send_retry_initial_seconds: float = 2.0
+    send_poll_seconds: float = 5.0
+    # A message left in "sending" this long (a crash mid-send) is never re-sent
+    # blindly: it is marked "unknown" for an operator to check with the provider.
+    sending_timeout_seconds: int = 300

@@ -1,0 +1,146 @@
+"""A hauler with its own small JSON API and signed webhooks ("Valley Haul Co.").
+
+    POST /api/v1/jobs            create a job; idempotent on the Idempotency-Key header
+    GET  /api/v1/jobs            the hauler's job list
+    GET  /api/v1/jobs/{job_id}   one job
+    GET  /_sim/stats             how many jobs exist per customer reference, and create calls seen
+
+After a job is created the simulator confirms it (``job.confirmed``) after
+``confirm_delay`` seconds and completes it (``job.completed``) after a further
+``complete_delay``, by calling the adapter's webhook signed Standard Webhooks
+style; deliveries that fail are retried with backoff, as real vendors do.
+
+    python -m haulbridge_simulators.json_hauler   (settings from SIM_JSON_* environment variables)
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from standardwebhooks.webhooks import Webhook
+
+
+class JsonHaulerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIM_JSON_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8101
+    api_key: str = "valley-haul-demo-key"
+    webhook_url: str = "http://127.0.0.1:8002/webhooks/valley-haul"
+    webhook_secret: str = "whsec_dmFsbGV5LWhhdWwtZGVtby13ZWJob29rLXNlY3JldA=="
+    confirm_delay: float = 1.0
+    complete_delay: float = 3.0
+    webhook_max_attempts: int = 30
+
+
+def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
+    s = settings or JsonHaulerSettings()
+    app = FastAPI(title="Valley Haul Co. job API (simulator)")
+    jobs: dict[str, dict] = {}
+    by_key: dict[str, str] = {}
+    create_calls: Counter[str] = Counter()
+    numbers = itertools.count(1)
+    lock = asyncio.Lock()
+    tasks: set[asyncio.Task] = set()
+    signer = Webhook(s.webhook_secret)
+    app.state.jobs = jobs
+
+    def _auth(authorization: str | None) -> None:
+        if authorization != f"Bearer {s.api_key}":
+            raise HTTPException(status_code=401, detail="invalid API key")
+
+    async def _deliver(job: dict, event_type: str) -> None:
+        body = json.dumps({
+            "type": event_type, "job_id": job["job_id"], "customer_reference": job["customer_reference"],
+            "service_date": job["service_date"], "window": job["window"],
+            "occurred_at": datetime.now(UTC).isoformat(),
+        })
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        delay = 0.5
+        async with httpx.AsyncClient(timeout=10) as client:
+            for _ in range(s.webhook_max_attempts):
+                now = datetime.now(UTC)
+                headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                           "webhook-signature": signer.sign(msg_id, now, body),
+                           "content-type": "application/json"}
+                try:
+                    r = await client.post(s.webhook_url, content=body, headers=headers)
+                    if r.status_code < 300:
+                        job["webhooks_delivered"].append(event_type)
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    async def _lifecycle(job: dict) -> None:
+        await asyncio.sleep(s.confirm_delay)
+        job["status"] = "confirmed"
+        await _deliver(job, "job.confirmed")
+        await asyncio.sleep(s.complete_delay)
+        job["status"] = "completed"
+        await _deliver(job, "job.completed")
+
+    @app.post("/api/v1/jobs", status_code=201)
+    async def create_job(request: Request, authorization: str | None = Header(default=None),
+                         idempotency_key: str | None = Header(default=None)):
+        _auth(authorization)
+        if not idempotency_key:
+            raise HTTPException(status_code=400, detail="Idempotency-Key header is required")
+        body = await request.json()
+        for field in ("customer_reference", "service_date", "address", "items"):
+            if field not in body:
+                raise HTTPException(status_code=422, detail=f"missing field {field}")
+        async with lock:
+            create_calls[body["customer_reference"]] += 1
+            if idempotency_key in by_key:
+                job = jobs[by_key[idempotency_key]]
+                return JSONResponse({"job_id": job["job_id"], "status": job["status"]}, status_code=200)
+            job_id = f"VH-{next(numbers):06d}"
+            job = {"job_id": job_id, "status": "accepted", "customer_reference": body["customer_reference"],
+                   "city_reference": body.get("city_reference"), "service_date": body["service_date"],
+                   "window": {"from": "08:00", "to": "12:00"}, "request": body, "webhooks_delivered": []}
+            jobs[job_id] = job
+            by_key[idempotency_key] = job_id
+        task = asyncio.create_task(_lifecycle(job))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return {"job_id": job_id, "status": "accepted"}
+
+    @app.get("/api/v1/jobs")
+    async def list_jobs(authorization: str | None = Header(default=None)):
+        _auth(authorization)
+        return [{k: v for k, v in j.items() if k != "request"} for j in jobs.values()]
+
+    @app.get("/api/v1/jobs/{job_id}")
+    async def get_job(job_id: str, authorization: str | None = Header(default=None)):
+        _auth(authorization)
+        if job_id not in jobs:
+            raise HTTPException(status_code=404, detail="no such job")
+        return jobs[job_id]
+
+    @app.get("/_sim/stats")
+    async def stats():
+        per_customer = Counter(j["customer_reference"] for j in jobs.values())
+        return {"jobs": len(jobs), "jobs_per_customer_reference": per_customer,
+                "create_calls_per_customer_reference": create_calls}
+
+    return app
+
+
+def main() -> None:
+    s = JsonHaulerSettings()
+    uvicorn.run(build_app(s), host=s.host, port=s.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
