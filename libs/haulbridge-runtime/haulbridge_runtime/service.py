@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import metrics
 from .consumer import EventConsumer, Handler
 from .db import apply_migrations, create_pool
+from .kafka import ensure_topics, platform_topics
 from .logs import bind, configure_logging, get_logger
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
@@ -66,6 +67,9 @@ class ServiceRuntime:
         self.pool = await create_pool(s.database_url, s.db_schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
         for hook in self._on_start:
             await hook()
+        # Create topics with their partition count before anyone subscribes or produces:
+        # a broker that auto-creates them would choose its own count.
+        await ensure_topics(s.kafka_bootstrap_servers, platform_topics(s.topic_prefix), s.topic_partitions)
         self.relay = OutboxRelay(
             pool=self.pool,
             dsn=s.database_url,

@@ -13,14 +13,19 @@ from datetime import date
 
 import asyncpg
 
+from haulbridge_runtime.envelope import new_event
 from haulbridge_runtime.failpoints import failpoint
 from haulbridge_runtime.logs import bound, get_logger, mask_email
+from haulbridge_runtime.outbox import add_event
+from haulbridge_runtime.topics import EventType
 
 from . import mailer, repository
 from .settings import NotifySettings
 from .templates_render import render_email
 
 log = get_logger(__name__)
+
+SOURCE = "/haulbridge/notify"
 
 
 class Sender:
@@ -91,7 +96,13 @@ class Sender:
                 return
             failpoint("notify.after_send")
             async with pool.acquire() as conn:
-                await repository.mark_sent(conn, row["id"])
+                async with conn.transaction():
+                    await repository.mark_sent(conn, row["id"])
+                    await add_event(conn, new_event(
+                        type=EventType.NOTIFICATION_SENT, source=SOURCE, subject=str(row["booking_id"]),
+                        correlation_id=row["correlation_id"],
+                        data={"booking_id": str(row["booking_id"]), "kind": row["kind"], "channel": row["channel"]},
+                    ))
             log.info("email sent", to=mask_email(row["email"]), language=rendered.language)
 
 

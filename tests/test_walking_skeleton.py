@@ -1,0 +1,79 @@
+"""One junk pickup goes all the way round, through separate processes that talk only through Kafka."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from devstack.contracts import validate_event
+from devstack.testing import Urls, booking_body, booking_status, eventually, read_topic
+from haulbridge_runtime import topics
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets_two_emails(
+    platform_factory, infra, topic_prefix
+):
+    platform = platform_factory()
+    platform.start_all()
+    urls = Urls(platform)
+    async with httpx.AsyncClient(timeout=10) as client:
+        created = await client.post(f"{urls.booking}/v1/bookings", json=booking_body())
+        assert created.status_code == 201, created.text
+        booking = created.json()
+        assert booking["status"] == "requested"
+        assert booking["hauler"] == "Valley Haul Co."
+        assert booking["reference"].startswith("JP-")
+        assert created.headers["location"] == f"/v1/bookings/{booking['id']}"
+
+        await eventually(lambda: _is(client, urls, booking["id"], "completed"), timeout=90,
+                         what="the booking to complete")
+
+        # The hauler saw exactly one job for this booking, by its own count.
+        stats = (await client.get(f"{urls.hauler}/_sim/stats")).json()
+        assert stats["jobs_per_customer_reference"] == {booking["id"]: 1}
+
+        # The resident got exactly two emails: confirmed, then completed.
+        mails = await eventually(lambda: _mails(client, urls, expect=2), what="two emails")
+        assert [m["subject"] for m in mails] == [
+            f"Your junk pickup is confirmed ({booking['reference']})",
+            f"Your junk pickup is done ({booking['reference']})",
+        ]
+        assert all(m["rcpt_to"] == ["alex@example.org"] for m in mails)
+        assert "List-Unsubscribe" in mails[0]["headers"]
+
+        # The timeline shows every step, with its source.
+        view = (await client.get(f"{urls.booking}/v1/bookings/{booking['reference']}")).json()
+        steps = [(s["step"], s["status"], s["source"]) for s in view["timeline"]]
+        assert steps == [
+            ("received", "requested", "resident:web"),
+            ("sent_to_hauler", "dispatched", "hauler:valley-haul"),
+            ("confirmed", "confirmed", "hauler:valley-haul"),
+            ("completed", "completed", "hauler:valley-haul"),
+        ]
+        assert view["hauler_reference"].startswith("VH-")
+        assert view["target_date"] == booking["pickup_date"]
+
+    # Every event produced on the way matches its JSON Schema in contracts/events,
+    # and all of one booking's events share its correlation id.
+    produced = []
+    for topic, expect in ((topics.BOOKING, 1), (topics.HAULER, 3), (topics.NOTIFY, 2)):
+        records = await read_topic(infra.bootstrap, topics.qualified(topic, topic_prefix), expect=expect)
+        assert len(records) == expect, f"{topic}: {len(records)} records"
+        produced += records
+    import json
+
+    events = [json.loads(r.value) for r in produced]
+    for record, event in zip(produced, events):
+        validate_event(event)
+        assert record.key.decode() == booking["id"]
+    assert {e["correlationid"] for e in events} == {events[0]["correlationid"]}
+
+
+async def _is(client, urls, booking_id, status) -> bool:
+    return await booking_status(client, urls, booking_id) == status
+
+
+async def _mails(client, urls, expect):
+    mails = (await client.get(f"{urls.mail}/messages")).json()
+    return mails if len(mails) >= expect else None
