@@ -93,7 +93,7 @@ class Platform:
     topic_prefix: str = ""
     sim_confirm_delay: float = 1.0
     sim_complete_delay: float = 3.0
-    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per process name
     processes: dict[str, Process] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

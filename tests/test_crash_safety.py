@@ -1,0 +1,86 @@
+"""A process killed (SIGKILL) between its side effect and its commit loses nothing and duplicates nothing."""
+from __future__ import annotations
+
+import signal
+
+import httpx
+import pytest
+
+from devstack.testing import Urls, booking_body, booking_status, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_adapters_killed_after_calling_the_hauler_still_leave_exactly_one_job(platform_factory):
+    platform = platform_factory()
+    platform.start_all()
+    # Restart the adapters armed to die right after the hauler answered, before the commit.
+    platform.stop("hauler-adapters")
+    adapters = platform.start("hauler-adapters", env={"HAULBRIDGE_FAILPOINTS": "adapters.after_vendor_call"})
+    urls = Urls(platform)
+    async with httpx.AsyncClient(timeout=10) as client:
+        booking = (await client.post(f"{urls.booking}/v1/bookings", json=booking_body())).json()
+
+        await eventually(lambda: adapters.popen.poll() is not None, what="the adapters process to die")
+        assert adapters.popen.returncode == -signal.SIGKILL
+        stats = (await client.get(f"{urls.hauler}/_sim/stats")).json()
+        assert stats["jobs_per_customer_reference"] == {booking["id"]: 1}
+        # Nothing was committed: the booking.requested event is still unprocessed, so it is
+        # redelivered to the restarted process rather than lost.
+        assert await booking_status(client, urls, booking["id"]) == "requested"
+
+        platform.processes.pop("hauler-adapters")
+        platform.start("hauler-adapters")
+        # The hauler's webhooks may complete the booking before the replayed event is
+        # dispatched again; wait for both, whatever their order.
+        await eventually(lambda: _completed_and_sent(client, urls, booking["id"]), timeout=120,
+                         what="the booking to complete and the replayed dispatch to be recorded")
+
+        stats = (await client.get(f"{urls.hauler}/_sim/stats")).json()
+        # The event was replayed (a second create call) and the idempotency key made it the same job.
+        assert stats["create_calls_per_customer_reference"] == {booking["id"]: 2}
+        assert stats["jobs_per_customer_reference"] == {booking["id"]: 1}
+
+
+async def test_notify_killed_after_sending_an_email_never_sends_it_twice(platform_factory):
+    platform = platform_factory(extra_env={"notify": {"HAULBRIDGE_FAILPOINTS": "notify.after_send"}})
+    platform.start_all()
+    urls = Urls(platform)
+    notify = platform.processes["notify"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        booking = (await client.post(f"{urls.booking}/v1/bookings", json=booking_body())).json()
+
+        await eventually(lambda: notify.popen.poll() is not None, what="notify to die after its first send")
+        assert notify.popen.returncode == -signal.SIGKILL
+        mails = (await client.get(f"{urls.mail}/messages")).json()
+        assert [m["subject"] for m in mails] == [f"Your junk pickup is confirmed ({booking['reference']})"]
+
+        platform.processes.pop("notify")
+        platform.start("notify", env={"HAULBRIDGE_FAILPOINTS": ""})
+        await eventually(lambda: _is(client, urls, booking["id"], "completed"), timeout=120,
+                         what="the booking to complete")
+        mails = await eventually(lambda: _mails(client, urls, 2), what="the completion email")
+        assert [m["subject"] for m in mails] == [
+            f"Your junk pickup is confirmed ({booking['reference']})",
+            f"Your junk pickup is done ({booking['reference']})",
+        ]
+        # The interrupted message is kept as "sending" (the attempt recorded before the send),
+        # never re-sent; the sweeper later marks it "unknown" for an operator.
+        messages = (await client.get(f"{urls.notify}/v1/bookings/{booking['id']}/notifications")).json()
+        assert {(m["kind"], m["status"]) for m in messages} == {
+            ("pickup_confirmed", "sending"), ("pickup_completed", "sent"),
+        }
+
+
+async def _completed_and_sent(client, urls, booking_id) -> bool:
+    view = (await client.get(f"{urls.booking}/v1/bookings/{booking_id}")).json()
+    return view["status"] == "completed" and any(s["step"] == "sent_to_hauler" for s in view["timeline"])
+
+
+async def _is(client, urls, booking_id, status) -> bool:
+    return await booking_status(client, urls, booking_id) == status
+
+
+async def _mails(client, urls, expect):
+    mails = (await client.get(f"{urls.mail}/messages")).json()
+    return mails if len(mails) >= expect else None
