@@ -169,3 +169,18 @@ class Urls:
 
 async def booking_status(client: httpx.AsyncClient, urls: Urls, booking_id: str) -> str:
     return (await client.get(f"{urls.booking}/v1/bookings/{booking_id}")).json()["status"]
+
+
+@asynccontextmanager
+async def http_server(app, port: int) -> AsyncIterator[str]:
+    """Serve an ASGI app (a vendor simulator) over real HTTP on loopback, in this event loop."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started, timeout=30, what=f"a server on port {port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

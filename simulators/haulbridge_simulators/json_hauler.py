@@ -4,6 +4,8 @@
     GET  /api/v1/jobs            the hauler's job list
     GET  /api/v1/jobs/{job_id}   one job
     GET  /_sim/stats             how many jobs exist per customer reference, and create calls seen
+    POST /_sim/faults            queue answers for the next create calls, e.g.
+                                 [{"status": 503}, {"status": 429, "retry_after": 1}, {"status": 422}]
 
 After a job is created the simulator confirms it (``job.confirmed``) after
 ``confirm_delay`` seconds and completes it (``job.completed``) after a further
@@ -48,6 +50,7 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
     jobs: dict[str, dict] = {}
     by_key: dict[str, str] = {}
     create_calls: Counter[str] = Counter()
+    faults: list[dict] = []
     numbers = itertools.count(1)
     lock = asyncio.Lock()
     tasks: set[asyncio.Task] = set()
@@ -102,6 +105,11 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
                 raise HTTPException(status_code=422, detail=f"missing field {field}")
         async with lock:
             create_calls[body["customer_reference"]] += 1
+            if faults:
+                fault = faults.pop(0)
+                headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
+                return JSONResponse({"error": fault.get("reason", "simulated fault")},
+                                    status_code=fault["status"], headers=headers)
             if idempotency_key in by_key:
                 job = jobs[by_key[idempotency_key]]
                 return JSONResponse({"job_id": job["job_id"], "status": job["status"]}, status_code=200)
@@ -127,6 +135,10 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
         if job_id not in jobs:
             raise HTTPException(status_code=404, detail="no such job")
         return jobs[job_id]
+
+    @app.post("/_sim/faults", status_code=204)
+    async def queue_faults(request: Request):
+        faults.extend(await request.json())
 
     @app.get("/_sim/stats")
     async def stats():

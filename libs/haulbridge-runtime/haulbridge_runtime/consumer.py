@@ -154,7 +154,8 @@ class EventConsumer:
             try:
                 async for attempt in AsyncRetrying(
                     stop=stop_after_attempt(self.max_attempts),
-                    wait=wait_exponential_jitter(initial=self.retry_initial, max=self.retry_max),
+                    wait=wait_exponential_jitter(multiplier=self.retry_initial, jitter=self.retry_initial,
+                                                 max=self.retry_max),
                     retry=retry_if_not_exception_type((PermanentError, AlreadyProcessed)),
                     reraise=False,
                 ):

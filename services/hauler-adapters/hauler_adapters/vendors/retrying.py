@@ -11,7 +11,7 @@ class wait_retry_after_or_backoff:
     """Wait what the vendor asked for (Retry-After), or exponential backoff with jitter."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = wait_exponential_jitter(initial=initial, max=maximum)
+        self.backoff = wait_exponential_jitter(multiplier=initial, jitter=initial, max=maximum)
         self.maximum = maximum
 
     def __call__(self, state: RetryCallState) -> float:

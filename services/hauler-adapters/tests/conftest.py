@@ -1,0 +1,52 @@
+"""Adapter tests run the real adapters app in-process against a real hauler simulator over HTTP."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devstack.infra import free_port
+from devstack.stack import DEMO_JSON_HAULER
+from devstack.testing import http_server, in_process
+from hauler_adapters.app import build_app
+from hauler_adapters.settings import AdapterSettings
+from haulbridge_simulators.json_hauler import JsonHaulerSettings, build_app as build_hauler
+
+
+@pytest.fixture
+def adapter_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+async def hauler(adapter_port):
+    """Valley Haul Co.'s job API, on real HTTP; webhooks aimed at the adapters under test."""
+    port = free_port()
+    settings = JsonHaulerSettings(port=port, api_key=DEMO_JSON_HAULER["api_key"],
+                                  webhook_secret=DEMO_JSON_HAULER["webhook_secret"],
+                                  webhook_url=f"http://127.0.0.1:{adapter_port}/webhooks/valley-haul",
+                                  confirm_delay=3600, complete_delay=3600)  # tests send webhooks themselves
+    async with http_server(build_hauler(settings), port) as url:
+        yield url
+
+
+@pytest.fixture
+def adapter_settings(database, infra, topic_prefix, hauler, tmp_path, monkeypatch) -> AdapterSettings:
+    monkeypatch.setenv("VALLEY_HAUL_API_KEY", DEMO_JSON_HAULER["api_key"])
+    monkeypatch.setenv("VALLEY_HAUL_WEBHOOK_SECRET", DEMO_JSON_HAULER["webhook_secret"])
+    integrations = tmp_path / "integrations.json"
+    integrations.write_text(json.dumps([{
+        "hauler_id": "valley-haul", "kind": "json_api", "base_url": hauler,
+        "api_key_env": "VALLEY_HAUL_API_KEY", "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
+    }]))
+    return AdapterSettings(database_url=database["hauler-adapters"], kafka_bootstrap_servers=infra.bootstrap,
+                           topic_prefix=topic_prefix, integrations_file=integrations,
+                           vendor_max_attempts=3, vendor_retry_initial_seconds=0.05, vendor_retry_max_seconds=0.2)
+
+
+@pytest.fixture
+async def adapters(adapter_settings):
+    app = build_app(adapter_settings)
+    async with in_process(app) as client:
+        client.pool = app.state.runtime.pool
+        yield client

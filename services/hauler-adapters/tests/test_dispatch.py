@@ -1,0 +1,102 @@
+"""booking.requested → the hauler's JSON API → dispatch.accepted / .rejected / .failed on hauler.v1."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+
+import httpx
+
+from devstack.contracts import validate_event
+from devstack.testing import read_topic
+from haulbridge_runtime import topics
+from haulbridge_runtime.envelope import new_event
+from haulbridge_runtime.kafka import new_producer
+from haulbridge_runtime.topics import EventType
+
+
+def booking_requested(hauler_id: str = "valley-haul"):
+    booking_id = str(uuid.uuid4())
+    return new_event(type=EventType.BOOKING_REQUESTED, source="/haulbridge/booking", subject=booking_id, data={
+        "booking_id": booking_id, "reference": "JP-2026-000042", "hauler_id": hauler_id, "zone_id": "downtown",
+        "pickup_date": (date.today() + timedelta(days=5)).isoformat(),
+        "target_date": (date.today() + timedelta(days=5)).isoformat(),
+        "address": {"text": "200 E Santa Clara St, San Jose, CA 95113", "latitude": 37.3377, "longitude": -121.8856},
+        "items": [{"item": "sofa", "label": "Sofa or couch", "quantity": 1}],
+        "contact": {"name": "Alex Resident", "email": "alex@example.org", "phone": None, "language": "en",
+                    "channels": ["email"]},
+        "notes": "Side gate", "channel": "web",
+    })
+
+
+async def publish(settings, event):
+    producer = new_producer(settings.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.qualified(event.topic, settings.topic_prefix), event.to_bytes(),
+                                     key=event.subject.encode())
+    finally:
+        await producer.stop()
+
+
+async def hauler_events(settings, expect: int) -> list[dict]:
+    records = await read_topic(settings.kafka_bootstrap_servers,
+                               topics.qualified(topics.HAULER, settings.topic_prefix), expect=expect)
+    events = [json.loads(r.value) for r in records]
+    for e in events:
+        validate_event(e)
+    return events
+
+
+async def test_a_booking_is_sent_to_its_hauler_once_with_an_idempotency_key(adapters, adapter_settings, hauler):
+    requested = booking_requested()
+    await publish(adapter_settings, requested)
+    await publish(adapter_settings, requested)  # redelivered: must not reach the hauler twice
+    [accepted] = await hauler_events(adapter_settings, expect=1)
+    assert accepted["type"] == EventType.DISPATCH_ACCEPTED
+    assert accepted["data"]["hauler_reference"].startswith("VH-")
+    assert accepted["correlationid"] == requested.correlationid
+    assert accepted["traceparent"].split("-")[1] == requested.traceparent.split("-")[1]  # same trace
+    async with httpx.AsyncClient(base_url=hauler) as client:
+        stats = (await client.get("/_sim/stats")).json()
+    assert stats["create_calls_per_customer_reference"] == {requested.subject: 1}
+
+
+async def test_temporary_vendor_errors_are_retried_honouring_retry_after(adapters, adapter_settings, hauler):
+    async with httpx.AsyncClient(base_url=hauler) as client:
+        await client.post("/_sim/faults", json=[{"status": 503}, {"status": 429, "retry_after": 0}])
+    requested = booking_requested()
+    await publish(adapter_settings, requested)
+    [accepted] = await hauler_events(adapter_settings, expect=1)
+    assert accepted["type"] == EventType.DISPATCH_ACCEPTED
+    async with httpx.AsyncClient(base_url=hauler) as client:
+        stats = (await client.get("/_sim/stats")).json()
+    assert stats["create_calls_per_customer_reference"] == {requested.subject: 3}
+    assert stats["jobs_per_customer_reference"] == {requested.subject: 1}
+
+
+async def test_a_vendor_refusal_becomes_dispatch_rejected_with_the_vendors_reason(adapters, adapter_settings, hauler):
+    async with httpx.AsyncClient(base_url=hauler) as client:
+        await client.post("/_sim/faults", json=[{"status": 422, "reason": "address outside our service area"}])
+    await publish(adapter_settings, booking_requested())
+    [rejected] = await hauler_events(adapter_settings, expect=1)
+    assert rejected["type"] == EventType.DISPATCH_REJECTED
+    assert rejected["data"]["reason"] == "address outside our service area"
+
+
+async def test_after_the_last_retry_the_dispatch_has_failed_and_says_why(adapters, adapter_settings, hauler):
+    async with httpx.AsyncClient(base_url=hauler) as client:
+        await client.post("/_sim/faults", json=[{"status": 500}] * 3)
+    await publish(adapter_settings, booking_requested())
+    [failed] = await hauler_events(adapter_settings, expect=1)
+    assert failed["type"] == EventType.DISPATCH_FAILED
+    assert failed["data"]["reason"] == "HTTP 500"
+
+
+async def test_a_hauler_without_an_integration_fails_the_dispatch_rather_than_dropping_it(
+    adapters, adapter_settings
+):
+    await publish(adapter_settings, booking_requested(hauler_id="westside-recovery"))
+    [failed] = await hauler_events(adapter_settings, expect=1)
+    assert failed["type"] == EventType.DISPATCH_FAILED
+    assert "no integration configured for hauler 'westside-recovery'" in failed["data"]["reason"]
