@@ -41,7 +41,7 @@ class Mailbox:
             "rcpt_to": list(envelope.rcpt_tos),
             "subject": str(msg["Subject"]),
             "message_id": str(msg["Message-ID"]),
-            "headers": {k: str(v) for k, v in msg.items()},
+            "headers": {k: str(v).strip() for k, v in msg.items()},
             "text": text.get_content() if text else None,
             "html": html.get_content() if html else None,
         }

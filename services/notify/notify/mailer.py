@@ -25,11 +25,9 @@ def build_message(*, settings: NotifySettings, to: str, rendered: RenderedEmail,
     msg["Subject"] = rendered.subject
     msg["Message-ID"] = make_msgid(idstring=notification_id, domain="haulbridge.notify")
     msg["X-Haulbridge-Notification-Id"] = notification_id
-    msg["Content-Language"] = rendered.language
-    msg["List-Unsubscribe"] = f"<{settings.unsubscribe_base_url}/{notification_id}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    msg["Content-Language"] = rendered.language  # after set_content, which drops Content-* headers
     return msg
 
 

@@ -16,7 +16,6 @@ class NotifySettings(ServiceSettings):
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
-    unsubscribe_base_url: str = "http://127.0.0.1:8003/v1/unsubscribe"
 
     # Sender: temporary failures retried with backoff up to this many attempts.
     send_max_attempts: int = 5
