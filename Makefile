@@ -1,14 +1,13 @@
 # Haulbridge: two commands on a fresh machine.
 #   make run    the whole platform (embedded PostgreSQL + Kafka-protocol broker, services, simulators, demo city)
 #   make test   every test (creates the environment first)
-#   make bench  benchmarks (ratios against a baseline measured in the same run)
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench contracts clean
+.PHONY: run test contracts clean
 
 $(STAMP): requirements-dev.txt $(wildcard */pyproject.toml */*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -22,9 +21,6 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
-
-bench: $(STAMP)
-	$(PY) -m benchmarks
 
 # Regenerate the committed OpenAPI documents from the code (a test fails while they differ).
 contracts: $(STAMP)

@@ -40,7 +40,8 @@ async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets
             f"Your junk pickup is done ({booking['reference']})",
         ]
         assert all(m["rcpt_to"] == ["alex@example.org"] for m in mails)
-        assert "List-Unsubscribe" in mails[0]["headers"]
+        assert all(m["message_id"].endswith("@haulbridge.notify>") for m in mails)
+        assert all(m["html"] and m["text"] for m in mails)  # plain text with an HTML alternative
 
         # The timeline shows every step, with its source.
         view = (await client.get(f"{urls.booking}/v1/bookings/{booking['reference']}")).json()
