@@ -6,7 +6,7 @@ import signal
 import httpx
 import pytest
 
-from devstack.testing import Urls, booking_body, booking_status, eventually
+from devstack.testing import Urls, booking_body, booking_status, eventually, manage_path
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +27,13 @@ async def test_adapters_killed_after_calling_the_hauler_still_leave_exactly_one_
         assert stats["jobs_per_customer_reference"] == {booking["id"]: 1}
         # Nothing was committed: the booking.requested event is still unprocessed, so it is
         # redelivered to the restarted process rather than lost.
-        assert await booking_status(client, urls, booking["id"]) == "requested"
+        assert await booking_status(client, urls, booking) == "requested"
 
         platform.processes.pop("hauler-adapters")
         platform.start("hauler-adapters")
         # The hauler's webhooks may complete the booking before the replayed event is
         # dispatched again; wait for both, whatever their order.
-        await eventually(lambda: _completed_and_sent(client, urls, booking["id"]), timeout=120,
+        await eventually(lambda: _completed_and_sent(client, urls, booking), timeout=120,
                          what="the booking to complete and the replayed dispatch to be recorded")
 
         stats = (await client.get(f"{urls.hauler}/_sim/stats")).json()
@@ -57,7 +57,7 @@ async def test_notify_killed_after_sending_an_email_never_sends_it_twice(platfor
 
         platform.processes.pop("notify")
         platform.start("notify", env={"HAULBRIDGE_FAILPOINTS": ""})
-        await eventually(lambda: _is(client, urls, booking["id"], "completed"), timeout=120,
+        await eventually(lambda: _is(client, urls, booking, "completed"), timeout=120,
                          what="the booking to complete")
         mails = await eventually(lambda: _mails(client, urls, 2), what="the completion email")
         assert [m["subject"] for m in mails] == [
@@ -72,13 +72,13 @@ async def test_notify_killed_after_sending_an_email_never_sends_it_twice(platfor
         }
 
 
-async def _completed_and_sent(client, urls, booking_id) -> bool:
-    view = (await client.get(f"{urls.booking}/v1/bookings/{booking_id}")).json()
+async def _completed_and_sent(client, urls, booking) -> bool:
+    view = (await client.get(urls.booking + manage_path(booking))).json()
     return view["status"] == "completed" and any(s["step"] == "sent_to_hauler" for s in view["timeline"])
 
 
-async def _is(client, urls, booking_id, status) -> bool:
-    return await booking_status(client, urls, booking_id) == status
+async def _is(client, urls, booking, status) -> bool:
+    return await booking_status(client, urls, booking) == status
 
 
 async def _mails(client, urls, expect):

@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from devstack.contracts import validate_event
-from devstack.testing import Urls, booking_body, booking_status, eventually, read_topic
+from devstack.testing import Urls, booking_body, booking_status, eventually, manage_path, read_topic
 from haulbridge_runtime import topics
 
 pytestmark = pytest.mark.e2e
@@ -24,9 +24,9 @@ async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets
         assert booking["status"] == "requested"
         assert booking["hauler"] == "Valley Haul Co."
         assert booking["reference"].startswith("JP-")
-        assert created.headers["location"] == f"/v1/bookings/{booking['id']}"
+        assert created.headers["location"] == f"/v1/bookings/{booking['reference']}"
 
-        await eventually(lambda: _is(client, urls, booking["id"], "completed"), timeout=90,
+        await eventually(lambda: _is(client, urls, booking, "completed"), timeout=90,
                          what="the booking to complete")
 
         # The hauler saw exactly one job for this booking, by its own count.
@@ -44,7 +44,7 @@ async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets
         assert all(m["html"] and m["text"] for m in mails)  # plain text with an HTML alternative
 
         # The timeline shows every step, with its source.
-        view = (await client.get(f"{urls.booking}/v1/bookings/{booking['reference']}")).json()
+        view = (await client.get(urls.booking + manage_path(booking))).json()
         steps = [(s["step"], s["status"], s["source"]) for s in view["timeline"]]
         assert steps == [
             ("received", "requested", "resident:web"),
@@ -71,8 +71,8 @@ async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets
     assert {e["correlationid"] for e in events} == {events[0]["correlationid"]}
 
 
-async def _is(client, urls, booking_id, status) -> bool:
-    return await booking_status(client, urls, booking_id) == status
+async def _is(client, urls, booking, status) -> bool:
+    return await booking_status(client, urls, booking) == status
 
 
 async def _mails(client, urls, expect):

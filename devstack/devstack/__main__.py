@@ -21,7 +21,10 @@ from .stack import Platform, Ports, prepare_database
 
 
 def _banner(ports: Ports, pg: EmbeddedPostgres, broker: TansuBroker, run_dir: Path) -> str:
-    pickup = (date.today() + timedelta(days=7)).isoformat()
+    pickup = (date.today() + timedelta(days=7))
+    while pickup.weekday() >= 5:  # the demo haulers collect on weekdays
+        pickup += timedelta(days=1)
+    pickup = pickup.isoformat()
     body = json.dumps({
         "address": "200 E Santa Clara St, San Jose, CA 95113",
         "pickup_date": pickup,
@@ -48,7 +51,9 @@ Book a pickup:
        -H 'content-type: application/json' \\
        -d '{body}'
 
-then follow it:  curl -s http://127.0.0.1:{ports.booking}/v1/bookings/<id or reference>
+then follow it with the manage_url from the answer (the link residents get in their messages),
+see free dates:  curl -s 'http://127.0.0.1:{ports.booking}/v1/availability?address=200+E+Santa+Clara+St'
+and the items:   curl -s -H 'Accept-Language: es' http://127.0.0.1:{ports.booking}/v1/items
 and read the mail:  curl -s http://127.0.0.1:{ports.smtp_http}/messages
 
 Ctrl-C stops everything.

@@ -145,16 +145,38 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
 from datetime import date, timedelta  # noqa: E402
 
 
+def pickup_day(days_ahead: int = 7) -> date:
+    """A weekday at least ``days_ahead`` days out that is not a demo-city holiday."""
+    import csv
+
+    from booking.admin import DEMO_CITY
+
+    with (DEMO_CITY / "holidays.csv").open() as f:
+        holidays = {date.fromisoformat(r["day"]) for r in csv.DictReader(f)}
+    day = date.today() + timedelta(days=days_ahead)
+    while day.weekday() >= 5 or day in holidays:
+        day += timedelta(days=1)
+    return day
+
+
 def booking_body(**overrides) -> dict:
     body = {
         "address": "200 E Santa Clara St, San Jose, CA 95113",
-        "pickup_date": (date.today() + timedelta(days=7)).isoformat(),
+        "pickup_date": pickup_day().isoformat(),
         "items": [{"item": "sofa", "quantity": 1}, {"item": "mattress", "quantity": 1}],
         "contact": {"name": "Alex Resident", "email": "alex@example.org", "language": "en"},
         "channel": "web",
     }
     body.update(overrides)
     return body
+
+
+def manage_path(booking: dict) -> str:
+    """The path and token of a booking's manage link (what the resident's email carries)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(booking["manage_url"])
+    return f"{parts.path}?{parts.query}"
 
 
 class Urls:
@@ -167,8 +189,8 @@ class Urls:
         self.mail = f"http://127.0.0.1:{p.smtp_http}"
 
 
-async def booking_status(client: httpx.AsyncClient, urls: Urls, booking_id: str) -> str:
-    return (await client.get(f"{urls.booking}/v1/bookings/{booking_id}")).json()["status"]
+async def booking_status(client: httpx.AsyncClient, urls: Urls, booking: dict) -> str:
+    return (await client.get(urls.booking + manage_path(booking))).json()["status"]
 
 
 @asynccontextmanager

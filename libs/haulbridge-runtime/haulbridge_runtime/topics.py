@@ -31,6 +31,10 @@ class EventType:
     """CloudEvents ``type`` values, versioned; each has a schema in contracts/events."""
 
     BOOKING_REQUESTED = f"{_NS}.booking.requested.v1"
+    BOOKING_RESCHEDULED = f"{_NS}.booking.rescheduled.v1"
+    BOOKING_CANCELLED = f"{_NS}.booking.cancelled.v1"
+    BOOKING_FEEDBACK_RECEIVED = f"{_NS}.booking.feedback-received.v1"
+    BOOKING_MISSED_REPORTED = f"{_NS}.booking.missed-reported.v1"
 
     DISPATCH_ACCEPTED = f"{_NS}.dispatch.accepted.v1"
     DISPATCH_REJECTED = f"{_NS}.dispatch.rejected.v1"
@@ -44,6 +48,10 @@ class EventType:
 # Which topic carries which event type: producers never choose a topic by hand.
 TOPIC_OF = {
     EventType.BOOKING_REQUESTED: BOOKING,
+    EventType.BOOKING_RESCHEDULED: BOOKING,
+    EventType.BOOKING_CANCELLED: BOOKING,
+    EventType.BOOKING_FEEDBACK_RECEIVED: BOOKING,
+    EventType.BOOKING_MISSED_REPORTED: BOOKING,
     EventType.DISPATCH_ACCEPTED: HAULER,
     EventType.DISPATCH_REJECTED: HAULER,
     EventType.DISPATCH_FAILED: HAULER,

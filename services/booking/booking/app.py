@@ -8,11 +8,20 @@ from fastapi import FastAPI
 from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 
+import asyncio
+
+from haulbridge_runtime.logs import get_logger
+
 from . import hauler_reports
 from .bookings.router import router as bookings_router
+from .calendar import repository as calendar_repository
+from .calendar.router import router as calendar_router
+from .catalogue.router import router as catalogue_router
+from .places.router import router as places_router
 from .settings import BookingSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
 
 
 def build_app(settings: BookingSettings | None = None) -> FastAPI:
@@ -20,11 +29,23 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, MIGRATIONS)
     runtime.consume(group_id=hauler_reports.CONSUMER, topics=[topics.HAULER],
                     handlers=hauler_reports.handlers(lambda: runtime.pool))
+
+    async def sweep_holds() -> None:
+        # Counting already ignores expired holds; the sweep keeps the table honest for staff.
+        while True:
+            async with runtime.pool.acquire() as conn:
+                swept = await calendar_repository.sweep_expired_holds(conn)
+            if swept:
+                log.info("expired holds swept", count=swept)
+            await asyncio.sleep(60)
+
+    runtime.job("hold-sweeper", sweep_holds)
     app = create_app(
         runtime,
         title="Haulbridge booking API",
         description="Book a free junk pickup, whichever hauler serves the address.",
     )
     app.state.settings = settings
-    app.include_router(bookings_router)
+    for router in (catalogue_router, places_router, calendar_router, bookings_router):
+        app.include_router(router)
     return app

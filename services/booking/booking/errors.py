@@ -26,3 +26,35 @@ class BookingNotFound(Problem):
 
 class IllegalTransition(Problem):
     status, slug, title = 409, "illegal-transition", "Not allowed in the booking's current state"
+
+
+class AddressNotEligible(Problem):
+    status, slug, title = 422, "address-not-eligible", "Address not eligible"
+
+
+class SlotFull(Problem):
+    status, slug, title = 409, "slot-full", "Date fully booked"
+
+
+class SlotHeld(Problem):
+    status, slug, title = 409, "slot-held", "Date held by someone else"
+
+
+class HoldNotValid(Problem):
+    status, slug, title = 409, "hold-not-valid", "Hold not valid"
+
+
+class QuotaExceeded(Problem):
+    status, slug, title = 409, "quota-exceeded", "Household quota used up"
+
+
+class IdempotencyKeyReused(Problem):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key used for another request"
+
+
+class ManageTokenInvalid(Problem):
+    status, slug, title = 403, "manage-token-invalid", "Manage link not valid"
+
+
+class ChangeClosed(Problem):
+    status, slug, title = 409, "change-closed", "Too late to change"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from devstack.testing import booking_body, eventually
+from devstack.testing import booking_body, eventually, manage_path
 from haulbridge_runtime.envelope import new_event
 from haulbridge_runtime.kafka import new_producer
 from haulbridge_runtime import topics
@@ -24,15 +24,15 @@ async def _report(settings, booking: dict, event_type: str, **data):
     return event
 
 
-async def _steps(api, booking_id):
-    view = (await api.get(f"/v1/bookings/{booking_id}")).json()
+async def _steps(api, booking):
+    view = (await api.get(manage_path(booking))).json()
     return [(s["step"], s["outcome"]) for s in view["timeline"]], view["status"]
 
 
 async def test_duplicate_and_out_of_order_reports_leave_one_correct_state(booking_api, booking_settings):
     booking = (await booking_api.post("/v1/bookings", json=booking_body())).json()
     completed = await _report(booking_settings, booking, EventType.PICKUP_COMPLETED, hauler_reference="VH-1")
-    await eventually(lambda: _has_status(booking_api, booking["id"], "completed"), what="completed")
+    await eventually(lambda: _has_status(booking_api, booking, "completed"), what="completed")
 
     # The same webhook relayed again, and the confirmation arriving late.
     await _report(booking_settings, booking, EventType.PICKUP_CONFIRMED, hauler_reference="VH-1",
@@ -43,8 +43,8 @@ async def test_duplicate_and_out_of_order_reports_leave_one_correct_state(bookin
                                  completed.to_bytes(), key=booking["id"].encode())
     await producer.stop()
 
-    await eventually(lambda: _step_count(booking_api, booking["id"], 3), what="the late report to be noted")
-    steps, status = await _steps(booking_api, booking["id"])
+    await eventually(lambda: _step_count(booking_api, booking, 3), what="the late report to be noted")
+    steps, status = await _steps(booking_api, booking)
     assert status == "completed"
     assert steps == [("received", "applied"), ("completed", "applied"), ("confirmed", "stale")]
 
@@ -62,9 +62,9 @@ async def test_a_report_for_a_booking_the_city_does_not_know_is_parked_in_the_de
     assert b"hauler report for unknown booking" in dict(parked[0].headers)["dlq-error"]
 
 
-async def _has_status(api, booking_id, status):
-    return (await _steps(api, booking_id))[1] == status
+async def _has_status(api, booking, status):
+    return (await _steps(api, booking))[1] == status
 
 
-async def _step_count(api, booking_id, n):
-    return len((await _steps(api, booking_id))[0]) == n
+async def _step_count(api, booking, n):
+    return len((await _steps(api, booking))[0]) == n

@@ -14,15 +14,47 @@ async def next_reference_number(conn: asyncpg.Connection) -> int:
 async def insert_booking(
     conn: asyncpg.Connection, *, id: UUID, reference: str, status: str, address_id: str, zone_id: str,
     hauler_id: str, pickup_date: date, target_date: date, items: list, contact: dict, channel: str,
-    notes: str | None, correlation_id: UUID,
+    notes: str | None, correlation_id: UUID, hold_id: UUID | None,
 ) -> None:
     await conn.execute(
         "INSERT INTO bookings (id, reference, status, address_id, zone_id, hauler_id, pickup_date, target_date,"
-        " items, contact, channel, notes, correlation_id)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+        " items, contact, channel, notes, correlation_id, hold_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
         id, reference, status, address_id, zone_id, hauler_id, pickup_date, target_date, items, contact,
-        channel, notes, correlation_id,
+        channel, notes, correlation_id, hold_id,
     )
+
+
+async def lock_household(conn: asyncpg.Connection, address_id: str) -> None:
+    await conn.execute("SELECT 1 FROM address_points WHERE id = $1 FOR UPDATE", address_id)
+
+
+async def household_bookings_in_year(conn: asyncpg.Connection, address_id: str, year: int) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM bookings WHERE address_id = $1 AND status <> 'cancelled'"
+        " AND pickup_date >= make_date($2, 1, 1) AND pickup_date < make_date($2 + 1, 1, 1)",
+        address_id, year,
+    )
+
+
+async def idempotency_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT request_hash, booking_id FROM idempotency_keys WHERE key = $1", key)
+
+
+async def insert_idempotency_key(conn: asyncpg.Connection, *, key: str, request_hash: str, booking_id: UUID) -> None:
+    await conn.execute("INSERT INTO idempotency_keys (key, request_hash, booking_id) VALUES ($1, $2, $3)",
+                       key, request_hash, booking_id)
+
+
+async def set_pickup_date(conn: asyncpg.Connection, booking_id: UUID, pickup_date: date, *, target_date: date) -> None:
+    await conn.execute("UPDATE bookings SET pickup_date = $2, target_date = $3, updated_at = now() WHERE id = $1",
+                       booking_id, pickup_date, target_date)
+
+
+async def insert_feedback(conn: asyncpg.Connection, booking_id: UUID, rating: int, comment: str | None) -> bool:
+    return bool(await conn.fetchval(
+        "INSERT INTO feedback (booking_id, rating, comment) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+        booking_id, rating, comment))
 
 
 async def add_history(

@@ -65,6 +65,33 @@ class BookingRequest(BaseModel):
     contact: Contact
     channel: Channel = Channel.WEB
     notes: Annotated[str | None, Field(max_length=1000, description="Access instructions, where the items are")] = None
+    hold_id: UUID | None = Field(default=None, description="A hold from POST /v1/holds for this address and date")
+
+
+class RescheduleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pickup_date: date
+    hold_id: UUID | None = None
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str | None, Field(max_length=500)] = None
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class MissedReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    details: Annotated[str | None, Field(max_length=1000)] = None
 
 
 class BookedItem(BaseModel):
@@ -105,4 +132,6 @@ class BookingView(BaseModel):
     notes: str | None
     hauler_reference: str | None
     created_at: datetime
+    manage_url: str = Field(description="Signed link to view and change this booking without an account")
+    change_deadline: datetime = Field(description="Until when the resident can cancel or reschedule")
     timeline: list[TimelineStep]

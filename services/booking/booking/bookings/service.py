@@ -1,8 +1,10 @@
 """Booking service functions. The caller owns the transaction; nothing here commits on its own."""
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -12,12 +14,16 @@ from haulbridge_runtime.logs import get_logger, mask_email, mask_phone
 from haulbridge_runtime.outbox import add_event
 from haulbridge_runtime.topics import EventType
 
+from ..calendar import rules
+from ..calendar import repository as calendar_repository
+from ..calendar import service as calendar
 from ..catalogue import repository as catalogue
-from ..errors import BookingNotFound, DateNotBookable, ItemsNotAccepted
+from ..errors import (AddressNotEligible, BookingNotFound, ChangeClosed, IdempotencyKeyReused, IllegalTransition,
+                      ItemsNotAccepted, QuotaExceeded)
 from ..lifecycle import Decision, Status, decide
 from ..places import service as places
 from ..settings import BookingSettings
-from . import repository
+from . import repository, tokens
 from .schemas import BookingRequest
 
 log = get_logger(__name__)
@@ -25,36 +31,19 @@ log = get_logger(__name__)
 SOURCE = "/haulbridge/booking"
 
 
-def today_in(tz: str) -> date:
-    return datetime.now(ZoneInfo(tz)).date()
-
-
-def check_pickup_date(pickup_date: date, *, settings: BookingSettings) -> None:
-    today = today_in(settings.timezone)
-    earliest = today + timedelta(days=settings.min_lead_days)
-    latest = today + timedelta(days=settings.horizon_days)
-    if pickup_date < today:
-        raise DateNotBookable(f"{pickup_date.isoformat()} is in the past. Choose a date from "
-                              f"{earliest.isoformat()} on.", earliest=earliest.isoformat())
-    if pickup_date < earliest:
-        raise DateNotBookable(f"Pickups must be booked at least {settings.min_lead_days} day(s) ahead; the "
-                              f"earliest date is {earliest.isoformat()}.", earliest=earliest.isoformat())
-    if pickup_date > latest:
-        raise DateNotBookable(f"Pickups can be booked up to {settings.horizon_days} days ahead; the latest "
-                              f"date is {latest.isoformat()}.", latest=latest.isoformat())
+def request_hash(request: BookingRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def _priced_items(conn: asyncpg.Connection, request: BookingRequest, *, settings: BookingSettings) -> list[dict]:
-    codes = [line.item for line in request.items]
-    known = await catalogue.items_by_code(conn, codes)
-    problems: list[dict] = []
-    total = 0
     quantities: dict[str, int] = {}
     for line in request.items:
         quantities[line.item] = quantities.get(line.item, 0) + line.quantity
+    known = await catalogue.items_by_code(conn, list(quantities))
+    problems: list[dict] = []
     for code, quantity in quantities.items():
         item = known.get(code)
-        total += quantity
         if item is None:
             problems.append({"item": code, "reason": "not in the item catalogue (see GET /v1/items)"})
         elif not item["accepted"]:
@@ -62,6 +51,7 @@ async def _priced_items(conn: asyncpg.Connection, request: BookingRequest, *, se
                              "alternative": item["alternative"]})
         elif item["max_per_booking"] is not None and quantity > item["max_per_booking"]:
             problems.append({"item": code, "reason": f"at most {item['max_per_booking']} per pickup"})
+    total = sum(quantities.values())
     if total > settings.max_items_per_booking:
         problems.append({"item": None, "reason": f"at most {settings.max_items_per_booking} items per pickup; "
                                                  f"this booking has {total}"})
@@ -70,16 +60,50 @@ async def _priced_items(conn: asyncpg.Connection, request: BookingRequest, *, se
     return [{"item": code, "label": known[code]["label_en"], "quantity": q} for code, q in quantities.items()]
 
 
+async def _check_quota(conn: asyncpg.Connection, *, address_id: str, pickup_date: date,
+                       settings: BookingSettings) -> None:
+    if settings.household_quota_per_year is None:
+        return
+    used = await repository.household_bookings_in_year(conn, address_id, pickup_date.year)
+    if used >= settings.household_quota_per_year:
+        raise QuotaExceeded(f"This address has used its {settings.household_quota_per_year} free pickup(s) for "
+                            f"{pickup_date.year}.", quota=settings.household_quota_per_year, used=used)
+
+
+async def find_idempotent(conn: asyncpg.Connection, *, key: str, request: BookingRequest) -> uuid.UUID | None:
+    """The booking an earlier request with this key made, or None; a different body is refused."""
+    row = await repository.idempotency_key(conn, key)
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash(request):
+        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different booking request.")
+    return row["booking_id"]
+
+
 async def create_booking(
     conn: asyncpg.Connection, *, request: BookingRequest, settings: BookingSettings,
-    correlation_id: str | None = None, traceparent: str | None = None,
+    idempotency_key: str | None = None, correlation_id: str | None = None, traceparent: str | None = None,
 ) -> uuid.UUID:
-    """Validate, store the booking and its first history step, and stage ``booking.requested``."""
-    check_pickup_date(request.pickup_date, settings=settings)
+    """Validate, take capacity (and quota), store the booking and its first step, stage ``booking.requested``."""
     point = await places.resolve(conn, address=request.address)
+    if point.land_use not in settings.eligible_land_uses:
+        raise AddressNotEligible(f"Junk pickup is offered to {', '.join(settings.eligible_land_uses)} homes; "
+                                 f"'{point.address}' is recorded as {point.land_use}.")
     items = await _priced_items(conn, request, settings=settings)
-
     booking_id = uuid.uuid4()
+    if idempotency_key is not None:
+        # First, so a concurrent retry with the same key waits here for this transaction and then
+        # fails on the primary key (and is answered with this booking), rather than racing for capacity.
+        await repository.insert_idempotency_key(conn, key=idempotency_key, request_hash=request_hash(request),
+                                                booking_id=booking_id)
+    # The household's row lock serialises its bookings, so the quota count is exact.
+    await repository.lock_household(conn, point.address_id)
+    await _check_quota(conn, address_id=point.address_id, pickup_date=request.pickup_date, settings=settings)
+    await calendar.reserve(conn, zone_id=point.zone_id, address_id=point.address_id, day=request.pickup_date,
+                           hold_id=request.hold_id, settings=settings)
+
+    if request.hold_id is not None:
+        await calendar.use_hold(conn, hold_id=request.hold_id, booking_id=booking_id)
     correlation = uuid.UUID(correlation_id) if correlation_id else uuid.uuid4()
     number = await repository.next_reference_number(conn)
     reference = f"JP-{request.pickup_date.year}-{number:06d}"
@@ -89,14 +113,11 @@ async def create_booking(
         conn, id=booking_id, reference=reference, status=Status.REQUESTED, address_id=point.address_id,
         zone_id=point.zone_id, hauler_id=point.hauler_id, pickup_date=request.pickup_date,
         target_date=target_date, items=items, contact=contact, channel=request.channel,
-        notes=request.notes, correlation_id=correlation,
+        notes=request.notes, correlation_id=correlation, hold_id=request.hold_id,
     )
     event = new_event(
-        type=EventType.BOOKING_REQUESTED,
-        source=SOURCE,
-        subject=str(booking_id),
-        correlation_id=str(correlation),
-        traceparent=traceparent or new_traceparent(),
+        type=EventType.BOOKING_REQUESTED, source=SOURCE, subject=str(booking_id),
+        correlation_id=str(correlation), traceparent=traceparent or new_traceparent(),
         data={
             "booking_id": str(booking_id),
             "reference": reference,
@@ -109,7 +130,7 @@ async def create_booking(
             "contact": contact,
             "notes": request.notes,
             "channel": request.channel,
-            "manage_url": f"{settings.public_base_url}/v1/bookings/{booking_id}",
+            "manage_url": manage_url(booking_id, reference, settings=settings),
         },
     )
     await repository.add_history(
@@ -119,6 +140,11 @@ async def create_booking(
     await add_event(conn, event)
     log.info("booking received", booking_id=str(booking_id), reference=reference, hauler_id=point.hauler_id)
     return booking_id
+
+
+def manage_url(booking_id: uuid.UUID, reference: str, *, settings: BookingSettings) -> str:
+    token = tokens.issue(booking_id, secret=settings.manage_token_secret)
+    return f"{settings.public_base_url}/v1/bookings/{reference}?token={token}"
 
 
 # What each hauler report means for the booking, and the timeline step it shows as.
@@ -155,13 +181,159 @@ async def apply_hauler_report(conn: asyncpg.Connection, *, event: Event) -> Deci
     return decision
 
 
-async def get_view(conn: asyncpg.Connection, *, key: str) -> dict:
+# -- the resident manages the booking with the signed link ------------------------------------------------
+
+async def _managed(conn: asyncpg.Connection, *, key: str, token: str | None, settings: BookingSettings,
+                   lock: bool = False) -> asyncpg.Record:
+    row = await _find(conn, key)
+    tokens.verify(token, row["id"], secret=settings.manage_token_secret)
+    if lock:
+        row = await repository.lock_booking(conn, row["id"])
+    return row
+
+
+def _city_time(day: date, hour: int, settings: BookingSettings) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(settings.timezone))
+
+
+def _change_deadline(pickup_date: date, settings: BookingSettings) -> datetime:
+    return _city_time(pickup_date - timedelta(days=1), settings.change_cutoff_hour_day_before, settings)
+
+
+def _check_change_window(booking: asyncpg.Record, settings: BookingSettings, what: str) -> None:
+    deadline = _change_deadline(booking["pickup_date"], settings)
+    if calendar.now_local(settings) >= deadline:
+        raise ChangeClosed(f"Bookings can be {what} until {deadline.strftime('%H:%M on %A %-d %B')}; "
+                           "please call 311 for help.", deadline=deadline.isoformat())
+
+
+def _transition(booking: asyncpg.Record, target: Status) -> Status:
+    current = Status(booking["status"])
+    if decide(current, target) is not Decision.APPLY:
+        raise IllegalTransition(f"A booking that is {current} cannot be {target}.", current_status=current,
+                                requested_status=target)
+    return current
+
+
+def _event(booking: asyncpg.Record, event_type: str, data: dict) -> Event:
+    return new_event(type=event_type, source=SOURCE, subject=str(booking["id"]),
+                     correlation_id=str(booking["correlation_id"]),
+                     data={"booking_id": str(booking["id"]), "reference": booking["reference"],
+                           "hauler_id": booking["hauler_id"], **data})
+
+
+async def cancel(conn: asyncpg.Connection, *, key: str, token: str | None, settings: BookingSettings,
+                 reason: str | None = None) -> uuid.UUID:
+    booking = await _managed(conn, key=key, token=token, settings=settings, lock=True)
+    current = _transition(booking, Status.CANCELLED)
+    _check_change_window(booking, settings, "cancelled")
+    await calendar.release(conn, zone_id=booking["zone_id"], day=booking["pickup_date"], settings=settings)
+    await repository.set_status(conn, booking["id"], Status.CANCELLED)
+    event = _event(booking, EventType.BOOKING_CANCELLED,
+                   {"pickup_date": booking["pickup_date"].isoformat(), "by": "resident", "reason": reason})
+    await repository.add_history(conn, booking_id=booking["id"], step="cancelled", from_status=current,
+                                 to_status=Status.CANCELLED, outcome="applied", source="resident",
+                                 event_id=event.id, event_type=event.type, detail={"reason": reason} if reason else {})
+    await add_event(conn, event)
+    return booking["id"]
+
+
+async def reschedule(conn: asyncpg.Connection, *, key: str, token: str | None, settings: BookingSettings,
+                     pickup_date: date, hold_id: uuid.UUID | None) -> uuid.UUID:
+    booking = await _managed(conn, key=key, token=token, settings=settings, lock=True)
+    current = Status(booking["status"])
+    if current in (Status.COMPLETED, Status.CANCELLED, Status.REJECTED):
+        raise IllegalTransition(f"A booking that is {current} cannot be rescheduled.", current_status=current)
+    _check_change_window(booking, settings, "rescheduled")
+    old = booking["pickup_date"]
+    if pickup_date == old:
+        return booking["id"]
+    # Lock both days in date order so two reschedules crossing each other cannot deadlock.
+    first, second = sorted([(old, "release"), (pickup_date, "reserve")])
+    for day, action in (first, second):
+        if action == "reserve":
+            await calendar.reserve(conn, zone_id=booking["zone_id"], address_id=booking["address_id"], day=day,
+                                   hold_id=hold_id, settings=settings)
+        else:
+            await calendar.release(conn, zone_id=booking["zone_id"], day=day, settings=settings)
+    if hold_id is not None:
+        await calendar.use_hold(conn, hold_id=hold_id, booking_id=booking["id"])
+    await repository.set_pickup_date(conn, booking["id"], pickup_date, target_date=pickup_date)
+    event = _event(booking, EventType.BOOKING_RESCHEDULED, {
+        "previous_pickup_date": old.isoformat(), "pickup_date": pickup_date.isoformat(),
+        "target_date": pickup_date.isoformat(), "by": "resident"})
+    await repository.add_history(conn, booking_id=booking["id"], step="rescheduled", from_status=current,
+                                 to_status=current, outcome="applied", source="resident", event_id=event.id,
+                                 event_type=event.type, detail={"from": old.isoformat(), "to": pickup_date.isoformat()})
+    await add_event(conn, event)
+    return booking["id"]
+
+
+async def give_feedback(conn: asyncpg.Connection, *, key: str, token: str | None, settings: BookingSettings,
+                        rating: int, comment: str | None) -> uuid.UUID:
+    booking = await _managed(conn, key=key, token=token, settings=settings, lock=True)
+    if booking["status"] != Status.COMPLETED:
+        raise IllegalTransition("Feedback can be given once the pickup is completed.",
+                                current_status=booking["status"])
+    if not await repository.insert_feedback(conn, booking["id"], rating, comment):
+        raise ChangeClosed("This pickup has already been rated; thank you.")
+    event = _event(booking, EventType.BOOKING_FEEDBACK_RECEIVED, {"rating": rating, "comment": comment})
+    await repository.add_history(conn, booking_id=booking["id"], step="rated", from_status=booking["status"],
+                                 to_status=booking["status"], outcome="applied", source="resident",
+                                 event_id=event.id, event_type=event.type, detail={"rating": rating})
+    await add_event(conn, event)
+    return booking["id"]
+
+
+async def report_missed(conn: asyncpg.Connection, *, key: str, token: str | None, settings: BookingSettings,
+                        details: str | None) -> uuid.UUID:
+    booking = await _managed(conn, key=key, token=token, settings=settings, lock=True)
+    now = calendar.now_local(settings)
+    pickup = booking["pickup_date"]
+    if now.date() <= pickup:
+        raise ChangeClosed("A missed pickup can be reported after the pickup day.")
+    holidays = await calendar_repository.city_holidays(conn, pickup, pickup + timedelta(days=14))
+    next_business = pickup + timedelta(days=1)
+    while not rules.is_business_day(next_business, holidays):
+        next_business += timedelta(days=1)
+    deadline = _city_time(next_business, settings.missed_report_cutoff_hour, settings)
+    if now >= deadline:
+        raise ChangeClosed(f"Missed pickups can be reported until {deadline.strftime('%H:%M on %A %-d %B')}.",
+                           deadline=deadline.isoformat())
+    current = _transition(booking, Status.MISSED)
+    await repository.set_status(conn, booking["id"], Status.MISSED)
+    event = _event(booking, EventType.BOOKING_MISSED_REPORTED, {"pickup_date": pickup.isoformat(), "details": details})
+    await repository.add_history(conn, booking_id=booking["id"], step="missed_reported", from_status=current,
+                                 to_status=Status.MISSED, outcome="applied", source="resident", event_id=event.id,
+                                 event_type=event.type, detail={"details": details} if details else {})
+    await add_event(conn, event)
+    return booking["id"]
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+async def _find(conn: asyncpg.Connection, key: str) -> asyncpg.Record:
     try:
         row = await repository.get_booking(conn, booking_id=uuid.UUID(key))
     except ValueError:
         row = await repository.get_booking(conn, reference=key.upper())
     if row is None:
         raise BookingNotFound(f"No booking '{key}'.")
+    return row
+
+
+async def get_managed_view(conn: asyncpg.Connection, *, key: str, token: str | None,
+                           settings: BookingSettings) -> dict:
+    row = await _find(conn, key)
+    tokens.verify(token, row["id"], secret=settings.manage_token_secret)
+    return await _view(conn, row, settings=settings)
+
+
+async def get_view(conn: asyncpg.Connection, *, booking_id: uuid.UUID, settings: BookingSettings) -> dict:
+    return await _view(conn, await _find(conn, str(booking_id)), settings=settings)
+
+
+async def _view(conn: asyncpg.Connection, row: asyncpg.Record, *, settings: BookingSettings) -> dict:
     steps = await repository.history(conn, row["id"])
     contact = row["contact"]
     return {
@@ -179,6 +351,8 @@ async def get_view(conn: asyncpg.Connection, *, key: str) -> dict:
         "notes": row["notes"],
         "hauler_reference": row["hauler_ref"],
         "created_at": row["created_at"],
+        "manage_url": manage_url(row["id"], row["reference"], settings=settings),
+        "change_deadline": _change_deadline(row["pickup_date"], settings),
         "timeline": [
             {"at": s["at"], "step": s["step"], "status": s["to_status"], "outcome": s["outcome"],
              "source": s["source"], "detail": s["detail"]}

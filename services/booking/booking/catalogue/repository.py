@@ -18,3 +18,7 @@ async def upsert_items(conn: asyncpg.Connection, rows: list[tuple]) -> None:
 async def items_by_code(conn: asyncpg.Connection, codes: list[str]) -> dict[str, asyncpg.Record]:
     rows = await conn.fetch("SELECT * FROM items WHERE code = ANY($1::text[])", codes)
     return {r["code"]: r for r in rows}
+
+
+async def all_items(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM items ORDER BY accepted DESC, category, code")

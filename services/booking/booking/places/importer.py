@@ -1,4 +1,5 @@
-"""Load a city's haulers, zones (GeoJSON), address points and item catalogue (CSV).
+"""Load a city's haulers, zones (GeoJSON), address points, item catalogue, the haulers'
+weekday capacity and the city's holidays (CSV).
 
 Each address point is placed in the zone whose polygon contains it (shapely);
 points outside every zone are kept but reported, so the city can fix its data.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import asyncpg
 from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 
+from ..calendar import repository as calendar_repository
 from ..catalogue import repository as catalogue_repository
 from . import repository
 from .normalise import normalise
@@ -26,6 +29,8 @@ class ImportReport:
     zones: int = 0
     address_points: int = 0
     items: int = 0
+    capacity_defaults: int = 0
+    holidays: int = 0
     outside_every_zone: list[str] = field(default_factory=list)
 
 
@@ -40,6 +45,8 @@ async def import_city(conn: asyncpg.Connection, folder: Path) -> ImportReport:
     zones = json.loads((folder / "zones.geojson").read_text())["features"]
     points = _read_csv(folder / "address_points.csv")
     items = _read_csv(folder / "items.csv")
+    capacity = _read_csv(folder / "capacity.csv") if (folder / "capacity.csv").exists() else []
+    holidays = _read_csv(folder / "holidays.csv") if (folder / "holidays.csv").exists() else []
 
     polygons = [shape(f["geometry"]) for f in zones]
     tree = STRtree(polygons)
@@ -65,5 +72,10 @@ async def import_city(conn: asyncpg.Connection, folder: Path) -> ImportReport:
              int(i["max_per_booking"]) if i["max_per_booking"] else None, i["alternative"] or None)
             for i in items
         ])
+        await calendar_repository.upsert_weekday_defaults(
+            conn, [(c["zone_id"], int(c["weekday"]), int(c["pickups"])) for c in capacity])
+        await calendar_repository.upsert_city_holidays(
+            conn, [(date.fromisoformat(h["day"]), h["reason"]) for h in holidays])
+    report.capacity_defaults, report.holidays = len(capacity), len(holidays)
     report.haulers, report.zones, report.address_points, report.items = len(haulers), len(zones), len(rows), len(items)
     return report

@@ -52,3 +52,14 @@ async def upsert_address_points(conn: asyncpg.Connection, rows: list[tuple]) -> 
         " land_use = EXCLUDED.land_use, zone_id = EXCLUDED.zone_id",
         rows,
     )
+
+
+async def search_addresses(conn: asyncpg.Connection, text: str, limit: int) -> list[asyncpg.Record]:
+    """Addresses whose text contains every word typed, shortest first."""
+    words = [w for w in text.replace(",", " ").split() if w]
+    return await conn.fetch(
+        "SELECT address, land_use, zone_id FROM address_points"
+        " WHERE (SELECT bool_and(address ILIKE '%' || w || '%') FROM unnest($1::text[]) AS w)"
+        " ORDER BY length(address), address LIMIT $2",
+        words, limit,
+    )

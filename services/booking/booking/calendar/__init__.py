@@ -1,0 +1,1 @@
+"""When a pickup can happen: lead time, horizon, blackout days, the hauler's capacity and holds."""
