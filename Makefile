@@ -1,13 +1,14 @@
 # Haulbridge: two commands on a fresh machine.
 #   make run    the whole platform (embedded PostgreSQL + Kafka-protocol broker, services, simulators, demo city)
 #   make test   every test (creates the environment first)
+#   make bench  benchmarks: ratios against a baseline measured in the same run (not tests)
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test contracts clean
+.PHONY: run test bench contracts clean
 
 $(STAMP): requirements-dev.txt $(wildcard */pyproject.toml */*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -21,6 +22,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
 
 # Regenerate the committed OpenAPI documents from the code (a test fails while they differ).
 contracts: $(STAMP)

@@ -35,6 +35,7 @@ class EventType:
     BOOKING_CANCELLED = f"{_NS}.booking.cancelled.v1"
     BOOKING_FEEDBACK_RECEIVED = f"{_NS}.booking.feedback-received.v1"
     BOOKING_MISSED_REPORTED = f"{_NS}.booking.missed-reported.v1"
+    BOOKING_STATUS_CORRECTED = f"{_NS}.booking.status-corrected.v1"
 
     DISPATCH_ACCEPTED = f"{_NS}.dispatch.accepted.v1"
     DISPATCH_REJECTED = f"{_NS}.dispatch.rejected.v1"
@@ -52,6 +53,7 @@ TOPIC_OF = {
     EventType.BOOKING_CANCELLED: BOOKING,
     EventType.BOOKING_FEEDBACK_RECEIVED: BOOKING,
     EventType.BOOKING_MISSED_REPORTED: BOOKING,
+    EventType.BOOKING_STATUS_CORRECTED: BOOKING,
     EventType.DISPATCH_ACCEPTED: HAULER,
     EventType.DISPATCH_REJECTED: HAULER,
     EventType.DISPATCH_FAILED: HAULER,

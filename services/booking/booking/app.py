@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
@@ -12,12 +12,13 @@ import asyncio
 
 from haulbridge_runtime.logs import get_logger
 
-from . import hauler_reports
+from . import city_rules, clients, hauler_reports
 from .bookings.router import router as bookings_router
 from .calendar import repository as calendar_repository
 from .calendar.router import router as calendar_router
 from .catalogue.router import router as catalogue_router
 from .places.router import router as places_router
+from .staff.router import router as staff_router
 from .settings import BookingSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,6 +47,10 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
         description="Book a free junk pickup, whichever hauler serves the address.",
     )
     app.state.settings = settings
+    limiter = clients.ResidentApiLimiter(storage_uri=settings.rate_limit_storage_uri,
+                                         anonymous_limit=settings.rate_limit_anonymous)
+    resident = [Depends(limiter), Depends(city_rules.for_request)]
     for router in (catalogue_router, places_router, calendar_router, bookings_router):
-        app.include_router(router)
+        app.include_router(router, dependencies=resident)
+    app.include_router(staff_router)
     return app

@@ -36,6 +36,14 @@ class BookingSettings(ServiceSettings):
     # A missed pickup can be reported until this hour of the next business day.
     missed_report_cutoff_hour: int = 18
 
+    # Resident API rate limits: clients without a front-end key, per address; keyed clients use
+    # their own limit. Use a shared storage (e.g. async+redis://) when running several replicas.
+    rate_limit_anonymous: str = "600/minute"
+    rate_limit_storage_uri: str = "async+memory://"
+    # Photos of the items, attached at booking.
+    photo_max_bytes: int = 5 * 1024 * 1024
+    photos_per_booking: int = 4
+
 
 def get_settings() -> BookingSettings:
     return BookingSettings()

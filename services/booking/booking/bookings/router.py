@@ -37,7 +37,7 @@ async def create_booking(
     x_correlation_id: str | None = Header(default=None, include_in_schema=False),
 ) -> dict:
     pool = request.app.state.runtime.pool
-    settings = request.app.state.settings
+    settings = request.state.rules
     async with pool.acquire() as conn:
         booking_id = await service.find_idempotent(conn, key=idempotency_key, request=body) if idempotency_key else None
         if booking_id is None:
@@ -63,11 +63,11 @@ async def get_booking(booking: str, request: Request, token: str | None = Manage
                       x_manage_token: str | None = Header(default=None)) -> dict:
     async with request.app.state.runtime.pool.acquire() as conn:
         return await service.get_managed_view(conn, key=booking, token=_token(token, x_manage_token),
-                                              settings=request.app.state.settings)
+                                              settings=request.state.rules)
 
 
 async def _change(request: Request, action, **kwargs) -> dict:
-    settings = request.app.state.settings
+    settings = request.state.rules
     async with request.app.state.runtime.pool.acquire() as conn:
         async with conn.transaction():
             booking_id = await action(conn, settings=settings, **kwargs)

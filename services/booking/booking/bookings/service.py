@@ -310,6 +310,34 @@ async def report_missed(conn: asyncpg.Connection, *, key: str, token: str | None
     return booking["id"]
 
 
+async def correct_status(conn: asyncpg.Connection, *, key: str, target: Status, reason: str, actor: str,
+                         settings: BookingSettings) -> uuid.UUID:
+    """Staff put a booking right by hand. The state machine still decides; cancelling returns capacity."""
+    booking = await repository.lock_booking(conn, (await _find(conn, key))["id"])
+    current = _transition(booking, target)
+    if target == Status.CANCELLED:
+        await calendar.release(conn, zone_id=booking["zone_id"], day=booking["pickup_date"], settings=settings)
+        event = _event(booking, EventType.BOOKING_CANCELLED, {"pickup_date": booking["pickup_date"].isoformat(),
+                                                               "by": "staff", "reason": reason})
+    else:
+        event = _event(booking, EventType.BOOKING_STATUS_CORRECTED, {
+            "from_status": current, "to_status": target, "reason": reason, "by": actor})
+    await repository.set_status(conn, booking["id"], target)
+    await repository.add_history(conn, booking_id=booking["id"], step="corrected_by_staff", from_status=current,
+                                 to_status=target, outcome="applied", source=f"staff:{actor}", event_id=event.id,
+                                 event_type=event.type, detail={"reason": reason})
+    await add_event(conn, event)
+    return booking["id"]
+
+
+async def get_staff_view(conn: asyncpg.Connection, *, key: str, settings: BookingSettings) -> dict:
+    """What a call-centre agent sees: the booking with its contact details unmasked."""
+    row = await _find(conn, key)
+    view = await _view(conn, row, settings=settings)
+    view["contact"] = row["contact"]
+    return view
+
+
 # -- views ------------------------------------------------------------------------------------------
 
 async def _find(conn: asyncpg.Connection, key: str) -> asyncpg.Record:

@@ -47,7 +47,7 @@ class Hold(BaseModel):
 async def availability(request: Request, address: str = Query(min_length=3, max_length=200),
                        from_: date | None = Query(default=None, alias="from"),
                        to: date | None = None) -> dict:
-    settings = request.app.state.settings
+    settings = request.state.rules
     async with request.app.state.runtime.pool.acquire() as conn:
         point = await places.resolve(conn, address=address)
         window = await service.bookable_window(conn, settings=settings)
@@ -59,7 +59,7 @@ async def availability(request: Request, address: str = Query(min_length=3, max_
 @router.post("/holds", status_code=201, response_model=Hold, responses=problem_responses(409, 422),
              summary="Reserve a date for a few minutes while the resident finishes booking")
 async def place_hold(body: HoldRequest, request: Request) -> dict:
-    settings = request.app.state.settings
+    settings = request.state.rules
     async with request.app.state.runtime.pool.acquire() as conn:
         async with conn.transaction():
             point = await places.resolve(conn, address=body.address)

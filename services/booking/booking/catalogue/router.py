@@ -68,5 +68,5 @@ async def items(request: Request, accept_language: str | None = Header(default=N
                 {"code": r["code"], "label": label, "max_per_booking": r["max_per_booking"]})
         else:
             prohibited.append({"code": r["code"], "label": label, "take_it_to": r["alternative"]})
-    return {"language": language, "max_items_per_booking": request.app.state.settings.max_items_per_booking,
+    return {"language": language, "max_items_per_booking": request.state.rules.max_items_per_booking,
             "accepted": [{"category": c, "items": i} for c, i in accepted.items()], "prohibited": prohibited}

@@ -27,7 +27,7 @@ class ServiceLookup(BaseModel):
 
 @router.get("/addresses", response_model=list[AddressMatch], summary="Type-ahead over the city's addresses")
 async def addresses(request: Request, q: str = Query(min_length=2, max_length=200)) -> list[dict]:
-    eligible = set(request.app.state.settings.eligible_land_uses)
+    eligible = set(request.state.rules.eligible_land_uses)
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await repository.search_addresses(conn, q, limit=10)
     return [{"address": r["address"], "eligible": r["land_use"] in eligible and r["zone_id"] is not None}
@@ -41,7 +41,7 @@ async def service_lookup(request: Request, address: str = Query(min_length=3, ma
         point = await service.resolve(conn, address=address)
     return {
         "address": point.address,
-        "eligible": point.land_use in request.app.state.settings.eligible_land_uses,
+        "eligible": point.land_use in request.state.rules.eligible_land_uses,
         "land_use": point.land_use,
         "zone": {"id": point.zone_id, "name": point.zone_name, "collection_day": point.collection_day},
         "hauler": {"id": point.hauler_id, "name": point.hauler_name},
