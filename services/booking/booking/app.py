@@ -17,6 +17,7 @@ from .bookings.router import router as bookings_router
 from .calendar import repository as calendar_repository
 from .calendar.router import router as calendar_router
 from .catalogue.router import router as catalogue_router
+from .open311.router import router as open311_router
 from .places.router import router as places_router
 from .staff.router import router as staff_router
 from .settings import BookingSettings
@@ -52,5 +53,6 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
     resident = [Depends(limiter), Depends(city_rules.for_request)]
     for router in (catalogue_router, places_router, calendar_router, bookings_router):
         app.include_router(router, dependencies=resident)
+    app.include_router(open311_router, dependencies=[Depends(limiter)])
     app.include_router(staff_router)
     return app

@@ -93,3 +93,15 @@ async def get_booking(conn: asyncpg.Connection, *, booking_id: UUID | None = Non
 
 async def history(conn: asyncpg.Connection, booking_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM booking_history WHERE booking_id = $1 ORDER BY id", booking_id)
+
+
+async def open311_requests(conn: asyncpg.Connection, *, references: list[str] | None = None,
+                           start: date | None = None, end: date | None = None, limit: int = 1000) -> list:
+    return await conn.fetch(
+        "SELECT b.*, a.address, a.latitude, a.longitude, h.name AS hauler_name"
+        " FROM bookings b JOIN address_points a ON a.id = b.address_id JOIN haulers h ON h.id = b.hauler_id"
+        " WHERE ($1::text[] IS NULL OR b.reference = ANY($1))"
+        "   AND ($2::date IS NULL OR b.created_at >= $2) AND ($3::date IS NULL OR b.created_at < $3 + 1)"
+        " ORDER BY b.created_at DESC LIMIT $4",
+        references, start, end, limit,
+    )
