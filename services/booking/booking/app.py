@@ -18,6 +18,8 @@ from .calendar import repository as calendar_repository
 from .calendar.router import router as calendar_router
 from .catalogue.router import router as catalogue_router
 from .open311.router import router as open311_router
+from .photos import service as photos
+from .photos.router import router as photos_router
 from .places.router import router as places_router
 from .staff.router import router as staff_router
 from .settings import BookingSettings
@@ -34,14 +36,16 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
 
     async def sweep_holds() -> None:
         # Counting already ignores expired holds; the sweep keeps the table honest for staff.
+        # Photos uploaded but never attached to a booking are deleted after a day.
         while True:
             async with runtime.pool.acquire() as conn:
                 swept = await calendar_repository.sweep_expired_holds(conn)
-            if swept:
-                log.info("expired holds swept", count=swept)
+                orphans = await photos.delete_unattached(conn)
+            if swept or orphans:
+                log.info("swept", expired_holds=swept, unattached_photos=orphans)
             await asyncio.sleep(60)
 
-    runtime.job("hold-sweeper", sweep_holds)
+    runtime.job("sweeper", sweep_holds)
     app = create_app(
         runtime,
         title="Haulbridge booking API",
@@ -51,7 +55,7 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
     limiter = clients.ResidentApiLimiter(storage_uri=settings.rate_limit_storage_uri,
                                          anonymous_limit=settings.rate_limit_anonymous)
     resident = [Depends(limiter), Depends(city_rules.for_request)]
-    for router in (catalogue_router, places_router, calendar_router, bookings_router):
+    for router in (catalogue_router, places_router, calendar_router, photos_router, bookings_router):
         app.include_router(router, dependencies=resident)
     app.include_router(open311_router, dependencies=[Depends(limiter)])
     app.include_router(staff_router)

@@ -66,6 +66,8 @@ class BookingRequest(BaseModel):
     channel: Channel = Channel.WEB
     notes: Annotated[str | None, Field(max_length=1000, description="Access instructions, where the items are")] = None
     hold_id: UUID | None = Field(default=None, description="A hold from POST /v1/holds for this address and date")
+    photo_ids: list[UUID] = Field(default_factory=list, max_length=10,
+                                  description="Photos of the items from POST /v1/photos")
 
 
 class RescheduleRequest(BaseModel):

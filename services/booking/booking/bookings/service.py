@@ -21,6 +21,7 @@ from ..catalogue import repository as catalogue
 from ..errors import (AddressNotEligible, BookingNotFound, ChangeClosed, IdempotencyKeyReused, IllegalTransition,
                       ItemsNotAccepted, QuotaExceeded)
 from ..lifecycle import Decision, Status, decide
+from ..photos import service as photos
 from ..places import service as places
 from ..settings import BookingSettings
 from . import repository, tokens
@@ -133,6 +134,9 @@ async def create_booking(
             "manage_url": manage_url(booking_id, reference, settings=settings),
         },
     )
+    photo_links = await photos.attach(conn, photo_ids=request.photo_ids, booking_id=booking_id, settings=settings)
+    if photo_links:
+        event = event.model_copy(update={"data": {**event.data, "photos": photo_links}})
     await repository.add_history(
         conn, booking_id=booking_id, step="received", from_status=None, to_status=Status.REQUESTED,
         outcome="applied", source=f"resident:{request.channel}", event_id=event.id, event_type=event.type,

@@ -1,0 +1,1 @@
+"""Photos of the items, uploaded while booking and offered to haulers that accept them."""
