@@ -20,7 +20,7 @@ from .infra import EmbeddedPostgres, TansuBroker
 from .stack import Platform, Ports, prepare_database
 
 
-def _banner(ports: Ports, pg: EmbeddedPostgres, broker: TansuBroker, run_dir: Path) -> str:
+def _banner(ports: Ports, pg: EmbeddedPostgres, broker: TansuBroker, run_dir: Path, keys: dict[str, str]) -> str:
     pickup = (date.today() + timedelta(days=7))
     while pickup.weekday() >= 5:  # the demo haulers collect on weekdays
         pickup += timedelta(days=1)
@@ -56,6 +56,11 @@ see free dates:  curl -s 'http://127.0.0.1:{ports.booking}/v1/availability?addre
 and the items:   curl -s -H 'Accept-Language: es' http://127.0.0.1:{ports.booking}/v1/items
 and read the mail:  curl -s http://127.0.0.1:{ports.smtp_http}/messages
 
+Demo keys (this run only):
+  staff admin  Authorization: Bearer {keys["admin"]}
+               e.g. curl -s -H 'Authorization: Bearer {keys["admin"]}' http://127.0.0.1:{ports.booking}/admin/v1/rules
+  front end    X-Api-Key: {keys["web"]}   (also the Open311 api_key, see /open311/v2/services.json)
+
 Ctrl-C stops everything.
 """
 
@@ -85,9 +90,11 @@ def main() -> int:
         platform = Platform(dsns=dsns, bootstrap=broker.bootstrap, run_dir=run_dir, ports=ports)
         print("seeding the demo city...", flush=True)
         print(platform.seed_demo_city(), flush=True)
+        keys = {"admin": platform.create_api_key("demo-admin", kind="staff", role="admin"),
+                "web": platform.create_api_key("demo-web", kind="frontend")}
         print("starting simulators and services...", flush=True)
         platform.start_all()
-        print(_banner(ports, pg, broker, run_dir), flush=True)
+        print(_banner(ports, pg, broker, run_dir, keys), flush=True)
         while not stopping:
             dead = platform.exited()
             if dead:
