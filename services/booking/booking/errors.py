@@ -8,6 +8,10 @@ class UnknownAddress(Problem):
     status, slug, title = 422, "unknown-address", "Address not found"
 
 
+class AmbiguousAddress(Problem):
+    status, slug, title = 422, "ambiguous-address", "Address matches more than one place"
+
+
 class AddressNotServed(Problem):
     status, slug, title = 422, "address-not-served", "Address not served"
 

@@ -121,3 +121,21 @@ async def test_a_missed_pickup_cannot_be_reported_before_the_pickup_day(booking_
     booking = (await booking_api.post("/v1/bookings", json=booking_body())).json()
     r = await booking_api.post(_action(booking, "missed-report"), json={"details": "nobody came"})
     assert r.status_code == 409 and r.json()["type"] == "/problems/change-closed"
+
+
+async def test_an_address_without_its_street_direction_is_found_or_offered_as_a_choice(booking_api, booking_db):
+    found = (await booking_api.get("/v1/service-lookup", params={"address": "1300 Senter Road"})).json()
+    assert found["address"] == "1300 Senter Rd, San Jose, CA 95112"
+    only_east = (await booking_api.get("/v1/service-lookup", params={"address": "200 Santa Clara St"})).json()
+    assert only_east["address"] == "200 E Santa Clara St, San Jose, CA 95113"
+
+    # With a 200 W Santa Clara St as well, the direction matters and the resident must choose.
+    await booking_db.execute(
+        "INSERT INTO address_points (id, address, normalized, house_number, street, city, postcode, latitude,"
+        " longitude, land_use, zone_id) VALUES ('sj-test', '200 W Santa Clara St, San Jose, CA 95113',"
+        " '200 W SANTA CLARA ST', '200', 'W Santa Clara St', 'San Jose', '95113', 37.333, -121.892,"
+        " 'single_family', 'downtown')")
+    r = await booking_api.get("/v1/service-lookup", params={"address": "200 Santa Clara St"})
+    assert r.status_code == 422 and r.json()["type"] == "/problems/ambiguous-address"
+    assert r.json()["suggestions"] == ["200 E Santa Clara St, San Jose, CA 95113",
+                                       "200 W Santa Clara St, San Jose, CA 95113"]

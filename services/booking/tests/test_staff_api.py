@@ -126,3 +126,18 @@ async def test_anonymous_callers_are_rate_limited_per_address(booking_settings):
         statuses = [(await client.get("/v1/items")).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
         assert (await client.get("/v1/items")).json()["type"] == "/problems/rate-limited"
+
+
+async def test_an_admin_adds_an_item_and_residents_can_book_it_in_their_language(booking_api, booking_db, keys):
+    item = {"category": "outdoor", "label_en": "Trampoline (taken apart)", "label_es": "Trampolín (desarmado)",
+            "label_vi": "Bạt nhún (đã tháo rời)", "accepted": True, "max_per_booking": 1}
+    assert (await booking_api.put("/admin/v1/items/trampoline", json=item,
+                                  headers=bearer(keys["operator"]))).status_code == 403
+    assert (await booking_api.put("/admin/v1/items/trampoline", json=item,
+                                  headers=bearer(keys["admin"]))).status_code == 200
+    es = (await booking_api.get("/v1/items", headers={"Accept-Language": "es"})).json()
+    outdoor = next(c for c in es["accepted"] if c["category"] == "outdoor")
+    assert {"code": "trampoline", "label": "Trampolín (desarmado)", "max_per_booking": 1} in outdoor["items"]
+    booked = await booking_api.post("/v1/bookings", json=booking_body(items=[{"item": "trampoline"}]))
+    assert booked.status_code == 201
+    assert [a["action"] for a in await booking_db.fetch("SELECT action FROM audit_log")] == ["item.saved"]

@@ -14,6 +14,20 @@ async def find_address(conn: asyncpg.Connection, normalized: str) -> asyncpg.Rec
     )
 
 
+_DIRECTIONS = ("N", "S", "E", "W", "NE", "NW", "SE", "SW")
+
+
+async def find_ignoring_direction(conn: asyncpg.Connection, normalized: str) -> list[asyncpg.Record]:
+    """Address points whose key equals ``normalized`` once a leading street direction is dropped."""
+    number, _, rest = normalized.partition(" ")
+    return await conn.fetch(
+        "SELECT a.*, z.name AS zone_name, z.hauler_id, z.collection_day, h.name AS hauler_name, h.vendor_kind"
+        " FROM address_points a LEFT JOIN zones z ON z.id = a.zone_id LEFT JOIN haulers h ON h.id = z.hauler_id"
+        " WHERE a.normalized = ANY($1::text[]) ORDER BY a.address",
+        [f"{number} {d} {rest}" for d in _DIRECTIONS],
+    )
+
+
 async def addresses_on_street(conn: asyncpg.Connection, street_normalized: str, limit: int = 5) -> list[str]:
     rows = await conn.fetch(
         "SELECT address FROM address_points WHERE normalized LIKE '% ' || $1 ORDER BY address LIMIT $2",

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ..errors import AddressNotServed, UnknownAddress
+from ..errors import AddressNotServed, AmbiguousAddress, UnknownAddress
 from . import repository
 from .normalise import normalise, street_of
 
@@ -27,6 +27,15 @@ class ServicePoint:
 async def resolve(conn: asyncpg.Connection, *, address: str) -> ServicePoint:
     key = normalise(address)
     row = await repository.find_address(conn, key) if key else None
+    if row is None and key:
+        # Residents often leave out the street's direction ("200 Santa Clara St"): one match is
+        # the address they meant; several (E and W) must be chosen between, never guessed.
+        candidates = await repository.find_ignoring_direction(conn, key)
+        if len(candidates) == 1:
+            row = candidates[0]
+        elif len(candidates) > 1:
+            raise AmbiguousAddress(f"'{address}' matches more than one address. Choose one.",
+                                   suggestions=[c["address"] for c in candidates])
     if row is None:
         suggestions = await repository.addresses_on_street(conn, street_of(address)) if key else []
         raise UnknownAddress(

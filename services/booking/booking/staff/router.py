@@ -12,6 +12,8 @@ from haulbridge_runtime.problems import NotFound, Problem, problem_responses
 from .. import city_rules, clients
 from ..bookings import service as bookings
 from ..calendar import rules as date_rules
+from ..catalogue import repository as catalogue_repository
+from ..places import repository as places_repository
 from ..lifecycle import Status
 from . import repository
 
@@ -65,6 +67,27 @@ class ItemChange(BaseModel):
     accepted: bool | None = None
     max_per_booking: int | None = Field(default=None, ge=1, le=50)
     alternative: str | None = None
+
+
+class HaulerDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=120)
+    vendor_kind: str = Field(pattern="^(json_api|soap|email|batch_files|declarative_json)$")
+    phone: str | None = Field(default=None, max_length=30)
+    email: str | None = Field(default=None, max_length=200)
+
+
+class NewItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(min_length=2, max_length=40)
+    label_en: str = Field(min_length=2, max_length=120)
+    label_es: str = Field(min_length=2, max_length=120)
+    label_vi: str = Field(min_length=2, max_length=120)
+    accepted: bool
+    max_per_booking: int | None = Field(default=None, ge=1, le=50)
+    alternative: str | None = Field(default=None, max_length=300)
 
 
 class NewClient(BaseModel):
@@ -152,6 +175,15 @@ async def list_haulers(request: Request, who: Staff) -> list[dict]:
         return await repository.haulers(conn)
 
 
+@router.put("/haulers/{hauler_id}", summary="Add a hauler or change its details")
+async def put_hauler(hauler_id: str, body: HaulerDetails, request: Request, who: Staff) -> dict:
+    clients.require_role(who, "admin")
+    row = {"id": hauler_id, **body.model_dump()}
+    await _audited(request, who, "hauler.saved", hauler_id, body.model_dump(),
+                   lambda conn: places_repository.upsert_hauler(conn, row))
+    return row
+
+
 @router.get("/zones", summary="Service zones, their hauler and weekday capacity")
 async def list_zones(request: Request, who: Staff) -> list[dict]:
     clients.require_role(who, "viewer")
@@ -219,6 +251,16 @@ async def remove_blackout(blackout_id: int, request: Request, who: Staff) -> Non
             raise NotFound(f"No blackout day {blackout_id}.")
 
     await _audited(request, who, "blackout.removed", str(blackout_id), {}, work)
+
+
+@router.put("/items/{code}", summary="Add an item to the catalogue or replace it")
+async def put_item(code: str, body: NewItem, request: Request, who: Staff) -> dict:
+    clients.require_role(who, "admin")
+    row = (code, body.category, body.label_en, body.label_es, body.label_vi, body.accepted, body.max_per_booking,
+           body.alternative)
+    await _audited(request, who, "item.saved", code, body.model_dump(),
+                   lambda conn: catalogue_repository.upsert_items(conn, [row]))
+    return {"code": code, **body.model_dump()}
 
 
 @router.patch("/items/{code}", responses=problem_responses(404), summary="Change an item's labels, limit or status")
