@@ -145,6 +145,16 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
 from datetime import date, timedelta  # noqa: E402
 
 
+def city_today() -> date:
+    """Today in the city's time zone (the service's rules use it; the machine's clock may be UTC)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from booking.settings import BookingSettings
+
+    return datetime.now(ZoneInfo(BookingSettings.model_fields["timezone"].default)).date()
+
+
 def pickup_day(days_ahead: int = 7) -> date:
     """A weekday at least ``days_ahead`` days out that is not a demo-city holiday."""
     import csv
@@ -153,7 +163,7 @@ def pickup_day(days_ahead: int = 7) -> date:
 
     with (DEMO_CITY / "holidays.csv").open() as f:
         holidays = {date.fromisoformat(r["day"]) for r in csv.DictReader(f)}
-    day = date.today() + timedelta(days=days_ahead)
+    day = city_today() + timedelta(days=days_ahead)
     while day.weekday() >= 5 or day in holidays:
         day += timedelta(days=1)
     return day

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -27,7 +27,7 @@ from .db import apply_migrations, create_pool
 from .kafka import ensure_topics, platform_topics
 from .logs import bind, configure_logging, get_logger
 from .outbox import OutboxRelay
-from .problems import install_problem_handlers
+from .problems import document_problems, install_problem_handlers
 from .settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -139,6 +139,43 @@ class ServiceRuntime:
         return checks
 
 
+class ObserveRequests:
+    """Pure ASGI middleware: correlation id into the log context, request count and latency per route.
+
+    (Starlette's ``BaseHTTPMiddleware`` would wrap every request in an extra task and stream;
+    this costs nothing but the timing.)
+    """
+
+    def __init__(self, app, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"x-correlation-id":
+                bind(correlation_id=value.decode("latin-1"))
+                break
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaping the app is answered 500
+
+        async def observe_send(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe_send)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            metrics.HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,
@@ -161,20 +198,15 @@ def create_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        correlation_id = request.headers.get("x-correlation-id")
-        if correlation_id:
-            bind(correlation_id=correlation_id)
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(settings.service_name, request.method, path, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(settings.service_name, request.method, path).observe(
-            time.perf_counter() - started
-        )
-        return response
+    app.add_middleware(ObserveRequests, service=settings.service_name)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document_problems(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz():

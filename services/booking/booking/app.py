@@ -1,16 +1,15 @@
 """The booking service process: HTTP API, outbox relay and the hauler.v1 consumer."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
 from haulbridge_runtime import topics
-from haulbridge_runtime.service import ServiceRuntime, create_app
-
-import asyncio
-
 from haulbridge_runtime.logs import get_logger
+from haulbridge_runtime.problems import problem_responses
+from haulbridge_runtime.service import ServiceRuntime, create_app
 
 from . import city_rules, clients, hauler_reports
 from .bookings.router import router as bookings_router
@@ -55,8 +54,9 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
     limiter = clients.ResidentApiLimiter(storage_uri=settings.rate_limit_storage_uri,
                                          anonymous_limit=settings.rate_limit_anonymous)
     resident = [Depends(limiter), Depends(city_rules.for_request)]
+    limited = problem_responses(401, 429)  # an unknown X-Api-Key; over the client's rate limit
     for router in (catalogue_router, places_router, calendar_router, photos_router, bookings_router):
-        app.include_router(router, dependencies=resident)
-    app.include_router(open311_router, dependencies=[Depends(limiter)])
+        app.include_router(router, dependencies=resident, responses=limited)
+    app.include_router(open311_router, dependencies=[Depends(limiter)], responses=limited)
     app.include_router(staff_router)
     return app

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from devstack.testing import booking_body
+from devstack.testing import booking_body, city_today
 
 
 async def _nothing_written(db) -> None:
@@ -40,7 +40,7 @@ async def test_an_unknown_address_is_refused_with_suggestions_on_the_same_street
 
 
 async def test_a_date_in_the_past_is_refused(booking_api, booking_db):
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (city_today() - timedelta(days=1)).isoformat()
     problem = _is_problem(await booking_api.post("/v1/bookings", json=booking_body(pickup_date=yesterday)),
                           422, "date-not-bookable")
     assert "in the past" in problem["detail"]
@@ -48,7 +48,7 @@ async def test_a_date_in_the_past_is_refused(booking_api, booking_db):
 
 
 async def test_a_date_beyond_the_booking_horizon_is_refused(booking_api, booking_db):
-    far = (date.today() + timedelta(days=400)).isoformat()
+    far = (city_today() + timedelta(days=400)).isoformat()
     problem = _is_problem(await booking_api.post("/v1/bookings", json=booking_body(pickup_date=far)),
                           422, "date-not-bookable")
     assert "60 days" in problem["detail"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from booking.calendar import repository as calendar_repository
-from devstack.testing import booking_body, manage_path, pickup_day
+from devstack.testing import booking_body, city_today, manage_path, pickup_day
 
 
 def _action(booking: dict, action: str) -> str:
@@ -44,7 +44,7 @@ async def test_a_commercial_address_cannot_book(booking_api):
 async def test_free_dates_leave_out_weekends_holidays_and_full_days(booking_api, booking_db):
     full = pickup_day(9)
     await calendar_repository.set_capacity(booking_db, "downtown", full, 0)
-    first, last = date.today() + timedelta(days=1), date.today() + timedelta(days=40)
+    first, last = city_today() + timedelta(days=1), city_today() + timedelta(days=40)
     r = await booking_api.get("/v1/availability", params={"address": "200 E Santa Clara St", "from": first.isoformat(),
                                                           "to": last.isoformat()})
     dates = {date.fromisoformat(d["date"]): d["remaining"] for d in r.json()["dates"]}

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from haulbridge_runtime.problems import Problem
+from haulbridge_runtime.problems import Problem, from_database_error
 
 from .. import city_rules, clients
 from ..bookings import repository as bookings_repository
@@ -49,6 +49,19 @@ def _errors(status: int, *descriptions: str) -> JSONResponse:
     return JSONResponse([{"code": status, "description": d} for d in descriptions], status_code=status)
 
 
+_GEOREPORT_ERRORS = {"content": {"application/json": {"schema": {"type": "array", "items": {
+    "type": "object", "required": ["code", "description"],
+    "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}}}}
+_MEANING = {400: "Invalid request", 403: "Missing or unknown api_key", 404: "No such service or request",
+            409: "The date is no longer free, or the household has used its quota",
+            422: "The request breaks one of the city's rules"}
+
+
+def georeport_errors(*statuses: int) -> dict[int, dict]:
+    """OpenAPI for GeoReport v2 errors: a list of ``{code, description}``."""
+    return {s: {"description": f"{_MEANING[s]} (GeoReport v2 errors)", **_GEOREPORT_ERRORS} for s in statuses}
+
+
 @router.get("/services.json", summary="GeoReport v2: the services offered")
 async def services() -> list[dict]:
     return [{
@@ -59,7 +72,7 @@ async def services() -> list[dict]:
     }]
 
 
-@router.get("/services/{service_code}.json", summary="GeoReport v2: a service's attributes")
+@router.get("/services/{service_code}.json", responses=georeport_errors(404), summary="GeoReport v2: a service's attributes")
 async def service_definition(service_code: str, request: Request):
     if service_code != SERVICE_CODE:
         return _errors(404, f"No service '{service_code}'.")
@@ -75,7 +88,7 @@ async def service_definition(service_code: str, request: Request):
     ]}
 
 
-@router.post("/requests.json", summary="GeoReport v2: book a junk pickup")
+@router.post("/requests.json", responses=georeport_errors(400, 403, 404, 409, 422), summary="GeoReport v2: book a junk pickup")
 async def create_request(request: Request):
     form = await request.form()
     if await _client(request, form.get("api_key")) is None:
@@ -103,6 +116,11 @@ async def create_request(request: Request):
                 booking_id = await bookings.create_booking(conn, request=body, settings=settings)
             booking = await bookings_repository.get_booking(conn, booking_id=booking_id)
     except Problem as problem:
+        return _errors(problem.status if problem.status in (404, 409, 422) else 400, problem.detail)
+    except Exception as exc:  # a value PostgreSQL refuses (NUL in text...): the booking was not stored
+        problem = from_database_error(exc)
+        if problem is None:
+            raise
         return _errors(problem.status, problem.detail)
     return [{"service_request_id": booking["reference"], "account_id": None,
              "service_notice": f"Junk pickup booked for {booking['pickup_date'].isoformat()}. "
@@ -121,7 +139,7 @@ def _as_georeport(row) -> dict:
     }
 
 
-@router.get("/requests/{service_request_id}.json", summary="GeoReport v2: one service request")
+@router.get("/requests/{service_request_id}.json", responses=georeport_errors(403, 404), summary="GeoReport v2: one service request")
 async def get_request(service_request_id: str, request: Request, api_key: str | None = None):
     if await _client(request, api_key) is None:
         return _errors(403, "A valid api_key is required to read service requests.")
@@ -132,7 +150,7 @@ async def get_request(service_request_id: str, request: Request, api_key: str | 
     return [_as_georeport(rows[0])]
 
 
-@router.get("/requests.json", summary="GeoReport v2: service requests by id, date or status")
+@router.get("/requests.json", responses=georeport_errors(400, 403), summary="GeoReport v2: service requests by id, date or status")
 async def list_requests(request: Request, service_request_id: str | None = None, service_code: str | None = None,
                         start_date: str | None = None, end_date: str | None = None, status: str | None = None,
                         api_key: str | None = None):

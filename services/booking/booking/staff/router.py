@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from haulbridge_runtime.problems import NotFound, Problem, problem_responses
 
@@ -38,7 +38,14 @@ class CapacityRange(BaseModel):
     from_date: date = Field(alias="from")
     to_date: date = Field(alias="to")
     pickups: int = Field(ge=0, le=10000)
-    weekdays: list[int] = Field(default=[0, 1, 2, 3, 4], description="0 = Monday")
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default=[0, 1, 2, 3, 4], min_length=1, max_length=7,
+                                                             description="0 = Monday ... 6 = Sunday")
+
+    @model_validator(mode="after")
+    def _a_range_of_at_most_a_year(self) -> "CapacityRange":
+        if self.to_date < self.from_date or (self.to_date - self.from_date).days > 366:
+            raise ValueError("'to' must be on or after 'from', at most a year later")
+        return self
 
 
 class BlackoutDay(BaseModel):
@@ -97,6 +104,12 @@ class NewClient(BaseModel):
     kind: str = Field(pattern="^(frontend|staff)$")
     role: str = Field(default="client", pattern="^(client|viewer|agent|operator|admin)$")
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100000)
+
+    @model_validator(mode="after")
+    def _staff_keys_have_a_staff_role(self) -> "NewClient":
+        if self.kind == "staff" and self.role not in clients.STAFF_ROLES:
+            raise ValueError(f"a staff key needs one of the roles {', '.join(clients.STAFF_ROLES)}")
+        return self
 
 
 def _pool(request: Request):
@@ -207,8 +220,6 @@ async def change_zone(zone_id: str, body: ZoneChange, request: Request, who: Sta
             summary="Set the pickups per day for a range of days at once")
 async def set_capacity(zone_id: str, body: CapacityRange, request: Request, who: Staff) -> dict:
     clients.require_role(who, "operator")
-    if body.to_date < body.from_date or (body.to_date - body.from_date).days > 366:
-        raise Problem("'to' must be on or after 'from', at most a year later.")
     days = [d for d in date_rules.days_between(body.from_date, body.to_date) if d.weekday() in body.weekdays]
 
     async def work(conn):
@@ -243,7 +254,7 @@ async def add_blackout(body: BlackoutDay, request: Request, who: Staff) -> dict:
 
 
 @router.delete("/blackout-days/{blackout_id}", status_code=204, responses=problem_responses(404))
-async def remove_blackout(blackout_id: int, request: Request, who: Staff) -> None:
+async def remove_blackout(blackout_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, who: Staff) -> None:
     clients.require_role(who, "operator")
 
     async def work(conn):
@@ -283,11 +294,9 @@ async def list_clients(request: Request, who: Staff) -> list[dict]:
         return await clients.list_all(conn)
 
 
-@router.post("/clients", status_code=201, summary="Create a key for a front end or a staff member (shown once)")
+@router.post("/clients", status_code=201, responses=problem_responses(409), summary="Create a key for a front end or a staff member (shown once)")
 async def create_client(body: NewClient, request: Request, who: Staff) -> dict:
     clients.require_role(who, "admin")
-    if body.kind == "staff" and body.role not in clients.STAFF_ROLES:
-        raise Problem(f"A staff key needs one of the roles {', '.join(clients.STAFF_ROLES)}.")
 
     async def work(conn):
         return await clients.create(conn, name=body.name, kind=body.kind, role=body.role,
