@@ -129,6 +129,9 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         last_prune = 0.0
         while True:
+            # Cleared before reading the outbox, not after: a NOTIFY for a row committed while this
+            # batch is being published must wake the next round, not wait for the slow poll.
+            self._wake.clear()
             published = await self.publish_pending()
             self.healthy = True
             if loop.time() - last_prune > 600:
@@ -136,7 +139,6 @@ class OutboxRelay:
                 last_prune = loop.time()
             if published >= self.batch_size:
                 continue  # more waiting; don't sleep
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             except TimeoutError:

@@ -119,3 +119,36 @@ async def test_events_written_while_the_broker_is_down_are_published_once_it_is_
 async def _unpublished(pool, expected: int) -> bool:
     async with pool.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == expected
+
+
+class _WriterDuringPublish(OutboxRelay):
+    """A relay during whose first batch another transaction commits an event (and its NOTIFY arrives)."""
+
+    late_booking = uuid.uuid4()
+    rounds = 0
+
+    async def publish_pending(self) -> int:
+        published = await super().publish_pending()
+        self.rounds += 1
+        if self.rounds == 1:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, _event(self.late_booking, 1))
+            await eventually(self._wake.is_set, timeout=10)  # the NOTIFY has reached the relay
+        return published
+
+
+async def test_an_event_committed_while_a_batch_is_published_is_not_left_for_the_slow_poll(
+        pool, database, infra, topic_prefix):
+    async with pool.acquire() as conn, conn.transaction():
+        await add_event(conn, _event(uuid.uuid4(), 0))
+    relay = _WriterDuringPublish(pool=pool, dsn=database["booking"], schema="booking", service="test",
+                                 bootstrap=infra.bootstrap, topic_prefix=topic_prefix, poll_seconds=3600)
+    task = asyncio.create_task(relay.run())
+    try:
+        # With a one-hour poll only the NOTIFY that came in during the first batch can publish the second event.
+        records = await read_topic(infra.bootstrap, topics.qualified(topics.BOOKING, topic_prefix), expect=2,
+                                   timeout=30)
+    finally:
+        task.cancel()
+        await relay.stop()
+    assert sorted(json.loads(r.value)["data"]["n"] for r in records) == [0, 1]
