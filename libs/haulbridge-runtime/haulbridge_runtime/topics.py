@@ -42,6 +42,8 @@ class EventType:
     DISPATCH_FAILED = f"{_NS}.dispatch.failed.v1"
     PICKUP_CONFIRMED = f"{_NS}.pickup.confirmed.v1"
     PICKUP_COMPLETED = f"{_NS}.pickup.completed.v1"
+    PICKUP_RESCHEDULED = f"{_NS}.pickup.rescheduled.v1"
+    PICKUP_MISSED = f"{_NS}.pickup.missed.v1"
 
     NOTIFICATION_SENT = f"{_NS}.notification.sent.v1"
 
@@ -59,6 +61,8 @@ TOPIC_OF = {
     EventType.DISPATCH_FAILED: HAULER,
     EventType.PICKUP_CONFIRMED: HAULER,
     EventType.PICKUP_COMPLETED: HAULER,
+    EventType.PICKUP_RESCHEDULED: HAULER,
+    EventType.PICKUP_MISSED: HAULER,
     EventType.NOTIFICATION_SENT: NOTIFY,
 }
 

@@ -31,7 +31,7 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
     runtime = ServiceRuntime(settings, MIGRATIONS)
     runtime.consume(group_id=hauler_reports.CONSUMER, topics=[topics.HAULER],
-                    handlers=hauler_reports.handlers(lambda: runtime.pool))
+                    handlers=hauler_reports.handlers(lambda: runtime.pool, settings))
 
     async def sweep_holds() -> None:
         # Counting already ignores expired holds; the sweep keeps the table honest for staff.

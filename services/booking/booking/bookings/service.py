@@ -20,7 +20,7 @@ from ..calendar import service as calendar
 from ..catalogue import repository as catalogue
 from ..errors import (AddressNotEligible, BookingNotFound, ChangeClosed, IdempotencyKeyReused, IllegalTransition,
                       ItemsNotAccepted, QuotaExceeded)
-from ..lifecycle import Decision, Status, decide
+from ..lifecycle import TERMINAL, Decision, Status, decide
 from ..photos import service as photos
 from ..places import service as places
 from ..settings import BookingSettings
@@ -158,6 +158,7 @@ HAULER_REPORTS: dict[str, tuple[Status, str]] = {
     EventType.DISPATCH_FAILED: (Status.DISPATCH_FAILED, "dispatch_failed"),
     EventType.PICKUP_CONFIRMED: (Status.CONFIRMED, "confirmed"),
     EventType.PICKUP_COMPLETED: (Status.COMPLETED, "completed"),
+    EventType.PICKUP_MISSED: (Status.MISSED, "missed_by_hauler"),
 }
 
 
@@ -179,6 +180,46 @@ async def apply_hauler_report(conn: asyncpg.Connection, *, event: Event) -> Deci
     await repository.add_history(
         conn, booking_id=booking_id, step=step, from_status=current,
         to_status=target if decision is Decision.APPLY else current,
+        outcome={Decision.APPLY: "applied", Decision.STALE: "stale", Decision.ILLEGAL: "refused"}[decision],
+        source=source, event_id=event.id, event_type=event.type, detail=detail,
+    )
+    return decision
+
+
+async def apply_hauler_reschedule(conn: asyncpg.Connection, *, event: Event, settings: BookingSettings) -> Decision:
+    """The hauler moved the pickup: the city records the hauler's date, moves the capacity and tells everyone.
+
+    The hauler's date is a fact, not a request: it is recorded even when the city's calendar
+    shows that day full (the day's capacity is raised to what is booked, so counts stay
+    exact, and the timeline says so). A report for a booking that is already closed, or that
+    names the date the booking already has (the same report again), changes nothing and is noted.
+    """
+    booking_id = uuid.UUID(event.data["booking_id"])
+    booking = await repository.lock_booking(conn, booking_id)
+    if booking is None:
+        raise BookingNotFound(f"hauler report for unknown booking {booking_id}")
+    current = Status(booking["status"])
+    old, new = booking["pickup_date"], date.fromisoformat(event.data["pickup_date"])
+    source = f"hauler:{event.data.get('hauler_id', booking['hauler_id'])}"
+    detail = {"from": old.isoformat(), "to": new.isoformat(),
+              **{k: v for k, v in event.data.items() if k in ("hauler_reference", "reason", "window")}}
+    if current in TERMINAL or new == old:
+        decision = Decision.ILLEGAL if current in TERMINAL else Decision.STALE
+        log.warning("hauler reschedule not applied", decision=decision.value, current=current, to=new.isoformat())
+    else:
+        decision = Decision.APPLY
+        # Both days locked in date order, as a resident's reschedule does, so the two cannot deadlock.
+        for day in sorted((old, new)):
+            if day == old:
+                await calendar.release(conn, zone_id=booking["zone_id"], day=old, settings=settings)
+            elif await calendar.take_for_hauler(conn, zone_id=booking["zone_id"], day=new, settings=settings):
+                detail["over_city_capacity"] = True
+        await repository.set_pickup_date(conn, booking_id, new, target_date=new)
+        await add_event(conn, _event(booking, EventType.BOOKING_RESCHEDULED, {
+            "previous_pickup_date": old.isoformat(), "pickup_date": new.isoformat(), "target_date": new.isoformat(),
+            "by": "hauler", "reason": event.data.get("reason")}))
+    await repository.add_history(
+        conn, booking_id=booking_id, step="rescheduled_by_hauler", from_status=current, to_status=current,
         outcome={Decision.APPLY: "applied", Decision.STALE: "stale", Decision.ILLEGAL: "refused"}[decision],
         source=source, event_id=event.id, event_type=event.type, detail=detail,
     )

@@ -118,6 +118,20 @@ async def release(conn: asyncpg.Connection, *, zone_id: str, day: date, settings
     await repository.change_booked(conn, zone_id, day, -1)
 
 
+async def take_for_hauler(conn: asyncpg.Connection, *, zone_id: str, day: date, settings: BookingSettings) -> bool:
+    """Count a booking the hauler itself moved to ``day``; True when the city's calendar had that day full.
+
+    The hauler decides its own routes, so its date is taken even then: the day's pickups are
+    raised to what is booked, and the booked count stays exact.
+    """
+    capacity = await _locked_day(conn, zone_id=zone_id, day=day, settings=settings)
+    over = capacity["booked"] >= capacity["pickups"]
+    if over:
+        await repository.set_capacity(conn, zone_id, day, capacity["booked"] + 1)
+    await repository.change_booked(conn, zone_id, day, +1)
+    return over
+
+
 async def place_hold(conn: asyncpg.Connection, *, zone_id: str, address_id: str, day: date,
                      settings: BookingSettings) -> dict:
     await _check_date(conn, zone_id=zone_id, day=day, settings=settings)
