@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from haulbridge_runtime.settings import ServiceSettings
@@ -21,3 +22,8 @@ class AdapterSettings(ServiceSettings):
     vendor_retry_max_seconds: float = 30.0
     # Integrations loaded at start (a JSON list); credentials in it are names of environment variables.
     integrations_file: Path | None = None
+
+    @field_validator("integrations_file", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value  # ADAPTERS_INTEGRATIONS_FILE=
