@@ -293,6 +293,10 @@ async def reschedule(conn: asyncpg.Connection, *, key: str, token: str | None, s
     old = booking["pickup_date"]
     if pickup_date == old:
         return booking["id"]
+    if pickup_date.year != old.year:
+        # The quota counts pickups per calendar year: moving into another year uses that year's quota.
+        await repository.lock_household(conn, booking["address_id"])
+        await _check_quota(conn, address_id=booking["address_id"], pickup_date=pickup_date, settings=settings)
     # Lock both days in date order so two reschedules crossing each other cannot deadlock.
     first, second = sorted([(old, "release"), (pickup_date, "reserve")])
     for day, action in (first, second):
