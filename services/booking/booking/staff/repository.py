@@ -5,6 +5,8 @@ from datetime import date
 
 import asyncpg
 
+from ..bookings import repository as bookings_repository
+
 
 async def audit(conn: asyncpg.Connection, *, actor: str, role: str, action: str, target: str, detail: dict) -> None:
     await conn.execute("INSERT INTO audit_log (actor, role, action, target, detail) VALUES ($1,$2,$3,$4,$5)",
@@ -18,18 +20,20 @@ async def audit_entries(conn: asyncpg.Connection, limit: int) -> list[dict]:
 async def search_bookings(conn: asyncpg.Connection, *, reference: str | None, address: str | None,
                           phone: str | None, email: str | None, status: str | None, pickup_date: date | None,
                           limit: int) -> list[dict]:
+    where, args = bookings_repository.where_all([
+        ("b.reference = upper({}::text)", reference),
+        ("a.address ILIKE '%' || {}::text || '%'", address),
+        ("b.contact->>'phone' LIKE '%' || {}::text", phone),
+        ("lower(b.contact->>'email') = lower({}::text)", email),
+        ("b.status = {}::text", status),
+        ("b.pickup_date = {}::date", pickup_date),
+    ], first=2)
     rows = await conn.fetch(
         "SELECT b.id, b.reference, b.status, b.pickup_date, b.target_date, b.channel, b.hauler_id, a.address,"
         "       b.contact->>'name' AS name, b.contact->>'phone' AS phone, b.contact->>'email' AS email, b.created_at"
-        " FROM bookings b JOIN address_points a ON a.id = b.address_id"
-        " WHERE ($1::text IS NULL OR b.reference = upper($1))"
-        "   AND ($2::text IS NULL OR a.address ILIKE '%' || $2 || '%')"
-        "   AND ($3::text IS NULL OR b.contact->>'phone' LIKE '%' || $3)"
-        "   AND ($4::text IS NULL OR lower(b.contact->>'email') = lower($4))"
-        "   AND ($5::text IS NULL OR b.status = $5)"
-        "   AND ($6::date IS NULL OR b.pickup_date = $6)"
-        " ORDER BY b.created_at DESC LIMIT $7",
-        reference, address, phone, email, status, pickup_date, limit,
+        f" FROM bookings b JOIN address_points a ON a.id = b.address_id{where}"
+        " ORDER BY b.created_at DESC LIMIT $1",
+        limit, *args,
     )
     return [dict(r) for r in rows]
 
