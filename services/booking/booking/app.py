@@ -45,12 +45,15 @@ def build_app(settings: BookingSettings | None = None) -> FastAPI:
             await asyncio.sleep(60)
 
     runtime.job("sweeper", sweep_holds)
+    rules_in_force = city_rules.RulesInForce(settings)
+    runtime.job("city-rules-listener", rules_in_force.follow_changes)
     app = create_app(
         runtime,
         title="Haulbridge booking API",
         description="Book a free junk pickup, whichever hauler serves the address.",
     )
     app.state.settings = settings
+    app.state.city_rules = rules_in_force
     limiter = clients.ResidentApiLimiter(storage_uri=settings.rate_limit_storage_uri,
                                          anonymous_limit=settings.rate_limit_anonymous)
     resident = [Depends(limiter), Depends(city_rules.for_request)]

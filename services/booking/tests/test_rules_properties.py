@@ -28,7 +28,7 @@ from booking import city_rules
 from booking.calendar import repository as calendar_repository
 from booking.calendar import rules
 from booking.calendar import service as calendar
-from devstack.testing import booking_body, manage_path
+from devstack.testing import booking_body, eventually, manage_path
 
 CITY = ZoneInfo("America/Los_Angeles")  # BookingSettings.timezone; the rules only see the local wall clock.
 
@@ -181,11 +181,24 @@ ZONE = "downtown"
 PROPERTY_TEST = "property test"
 
 
-async def _start_afresh(conn) -> None:
+async def _start_afresh(api, conn) -> None:
     """An empty calendar: no bookings, holds or per-day capacity; the city's rules and days off as imported."""
     await conn.execute("TRUNCATE booking_history, feedback, photos, bookings, holds, capacity_days, idempotency_keys")
     await conn.execute("DELETE FROM city_rules")
     await conn.execute("DELETE FROM blackout_days WHERE reason = $1", PROPERTY_TEST)
+    await _rules_reach(api)
+
+
+async def _set_rules(api, conn, **changes) -> None:
+    """Change the rules as another replica's staff call would: straight in the database."""
+    await city_rules.change(conn, city_rules.RuleChanges(**changes), actor=PROPERTY_TEST)
+    await _rules_reach(api)
+
+
+async def _rules_reach(api) -> None:
+    # The service caches the rules and drops them when the change's NOTIFY arrives (city_rules.py).
+    await eventually(lambda: api.app.state.city_rules.cached is None, timeout=30,
+                     what="the service to hear that the city's rules changed")
 
 
 async def _households(conn, settings, *, zone: str | None, count: int) -> list[str]:
@@ -312,7 +325,7 @@ async def _check_the_calendar(conn, model: CalendarModel, settings) -> None:
     ("cancel", 0), ("cancel", 0)])
 async def test_a_day_never_takes_more_pickups_than_it_has_however_residents_interleave(
         booking_api, booking_db, booking_settings, pickups, steps):
-    await _start_afresh(booking_db)
+    await _start_afresh(booking_api, booking_db)
     households = await _households(booking_db, booking_settings, zone=ZONE, count=4)
     days = _pickup_days(await _free_dates(booking_api, households[0]), 2)
     for day, n in zip(days, pickups):
@@ -414,9 +427,8 @@ def _in_year(model: list[dict], household: int, year: int) -> int:
                          ("book", 0, 1), ("reschedule", 3, 0)])
 async def test_a_household_never_has_more_active_pickups_in_a_year_than_its_quota(
         booking_api, booking_db, booking_settings, quota, steps):
-    await _start_afresh(booking_db)
-    await city_rules.change(booking_db, city_rules.RuleChanges(household_quota_per_year=quota, horizon_days=365),
-                            actor=PROPERTY_TEST)
+    await _start_afresh(booking_api, booking_db)
+    await _set_rules(booking_api, booking_db, household_quota_per_year=quota, horizon_days=365)
     households = await _households(booking_db, booking_settings, zone=None, count=2)
     days = await _quota_days(booking_api, households[0])
     note(f"days {days}")
@@ -465,8 +477,7 @@ async def test_a_household_never_has_more_active_pickups_in_a_year_than_its_quot
 
 
 async def test_rescheduling_into_another_year_respects_that_years_quota(booking_api, booking_db, booking_settings):
-    await city_rules.change(booking_db, city_rules.RuleChanges(household_quota_per_year=1, horizon_days=365),
-                            actor=PROPERTY_TEST)
+    await _set_rules(booking_api, booking_db, household_quota_per_year=1, horizon_days=365)
     household = (await _households(booking_db, booking_settings, zone=None, count=1))[0]
     days = await _quota_days(booking_api, household)
     if len({d.year for d in days}) < 2:
@@ -499,9 +510,8 @@ offsets = st.integers(min_value=-2, max_value=100)  # days from the city's today
 async def test_free_dates_are_exactly_the_bookable_days_with_pickups_left(
         booking_api, booking_db, booking_settings, lead, cutoff, horizon, holidays, blackouts, elsewhere, pickups,
         tries):
-    await _start_afresh(booking_db)
-    await city_rules.change(booking_db, city_rules.RuleChanges(min_lead_days=lead, lead_cutoff_hour=cutoff,
-                                                               horizon_days=horizon), actor=PROPERTY_TEST)
+    await _start_afresh(booking_api, booking_db)
+    await _set_rules(booking_api, booking_db, min_lead_days=lead, lead_cutoff_hour=cutoff, horizon_days=horizon)
     rules_in_force = await city_rules.effective(booking_db, booking_settings)
     today = calendar.now_local(rules_in_force).date()
     for zone, chosen in ((None, holidays), (ZONE, blackouts), ("west", elsewhere)):

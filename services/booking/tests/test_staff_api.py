@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from booking import clients
+from booking import city_rules, clients
 from booking.app import build_app
-from devstack.testing import booking_body, in_process, pickup_day
+from devstack.testing import booking_body, eventually, in_process, pickup_day
 
 
 @pytest.fixture
@@ -141,3 +141,42 @@ async def test_an_admin_adds_an_item_and_residents_can_book_it_in_their_language
     booked = await booking_api.post("/v1/bookings", json=booking_body(items=[{"item": "trampoline"}]))
     assert booked.status_code == 201
     assert [a["action"] for a in await booking_db.fetch("SELECT action FROM audit_log")] == ["item.saved"]
+
+
+async def test_rules_changed_by_another_replica_apply_here_without_a_restart(booking_api, booking_db):
+    """Each replica caches the rules; the NOTIFY of a change made anywhere makes it read them again."""
+    address = "200 E Santa Clara St"
+    assert (await booking_api.get("/v1/items")).json()["max_items_per_booking"] == 12  # read, and now cached
+    rules = booking_api.app.state.city_rules
+    await eventually(lambda: rules.listening, what="the service to listen for rule changes")
+    await booking_api.get("/v1/items")
+    assert rules.cached is not None
+
+    # Another replica's admin (or a DBA) changes the rules: this process did not make the change.
+    await city_rules.change(booking_db, city_rules.RuleChanges(max_items_per_booking=3), actor="other replica")
+    await eventually(lambda: rules.cached is None, what="the NOTIFY of the change")
+    assert (await booking_api.get("/v1/items")).json()["max_items_per_booking"] == 3
+    r = await booking_api.post("/v1/bookings", json=booking_body(address=address, items=[
+        {"item": "sofa", "quantity": 1}, {"item": "mattress", "quantity": 1}, {"item": "armchair", "quantity": 2}]))
+    assert r.status_code == 422 and r.json()["type"] == "/problems/items-not-accepted"
+
+
+async def test_a_replica_that_lost_its_listening_connection_reads_the_rules_afresh_and_listens_again(
+        booking_api, booking_db):
+    rules = booking_api.app.state.city_rules
+    await eventually(lambda: rules.listening, what="the service to listen for rule changes")
+    await booking_api.get("/v1/items")
+    assert rules.cached is not None
+
+    # The listening connection is cut (a database failover, a network blip) and a change is made meanwhile.
+    cut = await booking_db.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query ILIKE 'LISTEN %city_rules%'")
+    assert cut == 1
+    await city_rules.change(booking_db, city_rules.RuleChanges(max_items_per_booking=5), actor="during the cut")
+
+    # No NOTIFY can reach it; once it sees the connection gone it drops its rules and reads them per request.
+    await eventually(lambda: not rules.listening or rules.cached is None, what="the loss to be noticed")
+    assert (await booking_api.get("/v1/items")).json()["max_items_per_booking"] == 5
+    await eventually(lambda: rules.listening, what="the service to listen again")
+    assert (await booking_api.get("/v1/items")).json()["max_items_per_booking"] == 5

@@ -177,6 +177,7 @@ async def change_rules(body: city_rules.RuleChanges, request: Request, who: Staf
     changes = body.model_dump(exclude_none=True)
     await _audited(request, who, "rules.changed", "city_rules", changes,
                    lambda conn: city_rules.change(conn, body, actor=who.name))
+    request.app.state.city_rules.forget()  # this replica's next request, even before the NOTIFY arrives
     async with _pool(request).acquire() as conn:
         return city_rules.as_dict(await city_rules.effective(conn, request.app.state.settings))
 
