@@ -139,3 +139,13 @@ async def test_an_address_without_its_street_direction_is_found_or_offered_as_a_
     assert r.status_code == 422 and r.json()["type"] == "/problems/ambiguous-address"
     assert r.json()["suggestions"] == ["200 E Santa Clara St, San Jose, CA 95113",
                                        "200 W Santa Clara St, San Jose, CA 95113"]
+
+
+async def test_the_booking_answer_is_the_same_view_the_manage_link_shows(booking_api):
+    made = await booking_api.post("/v1/bookings", json=booking_body(notes="Behind the gate"))
+    assert made.status_code == 201
+    shown = (await booking_api.get(manage_path(made.json()))).json()
+    answer = made.json()
+    assert {k: v for k, v in answer.items() if k != "manage_url"} == \
+           {k: v for k, v in shown.items() if k != "manage_url"}
+    assert [(s["step"], s["status"], s["source"]) for s in answer["timeline"]] == [("received", "requested", "resident:web")]

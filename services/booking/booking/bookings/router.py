@@ -43,7 +43,7 @@ async def create_booking(
         if booking_id is None:
             try:
                 async with conn.transaction():
-                    booking_id = await service.create_booking(
+                    view = await service.create_booking(
                         conn, request=body, settings=settings, idempotency_key=idempotency_key,
                         correlation_id=_uuid_or_none(x_correlation_id), traceparent=traceparent,
                     )
@@ -52,7 +52,8 @@ async def create_booking(
                     raise
                 # A concurrent request with the same key won; answer with its booking.
                 booking_id = await service.find_idempotent(conn, key=idempotency_key, request=body)
-        view = await service.get_view(conn, booking_id=booking_id, settings=settings)
+        if booking_id is not None:  # a retry: the booking as it is now
+            view = await service.get_view(conn, booking_id=booking_id, settings=settings)
     response.headers["Location"] = f"/v1/bookings/{view['reference']}"
     return view
 

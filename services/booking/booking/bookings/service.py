@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -84,8 +85,12 @@ async def find_idempotent(conn: asyncpg.Connection, *, key: str, request: Bookin
 async def create_booking(
     conn: asyncpg.Connection, *, request: BookingRequest, settings: BookingSettings,
     idempotency_key: str | None = None, correlation_id: str | None = None, traceparent: str | None = None,
-) -> uuid.UUID:
-    """Validate, take capacity (and quota), store the booking and its first step, stage ``booking.requested``."""
+) -> dict:
+    """Validate, take capacity (and quota), store the booking and its first step, stage ``booking.requested``.
+
+    Returns the booking as the resident sees it (the view of ``GET /v1/bookings/{ref}``), made from
+    what was just written rather than read back.
+    """
     point = await places.resolve(conn, address=request.address)
     if point.land_use not in settings.eligible_land_uses:
         raise AddressNotEligible(f"Junk pickup is offered to {', '.join(settings.eligible_land_uses)} homes; "
@@ -110,7 +115,7 @@ async def create_booking(
     reference = f"JP-{request.pickup_date.year}-{number:06d}"
     target_date = request.pickup_date
     contact = request.contact.model_dump(mode="json")
-    await repository.insert_booking(
+    created_at = await repository.insert_booking(
         conn, id=booking_id, reference=reference, status=Status.REQUESTED, address_id=point.address_id,
         zone_id=point.zone_id, hauler_id=point.hauler_id, pickup_date=request.pickup_date,
         target_date=target_date, items=items, contact=contact, channel=request.channel,
@@ -137,13 +142,17 @@ async def create_booking(
     photo_links = await photos.attach(conn, photo_ids=request.photo_ids, booking_id=booking_id, settings=settings)
     if photo_links:
         event = event.model_copy(update={"data": {**event.data, "photos": photo_links}})
-    await repository.add_history(
+    received = await repository.add_history(
         conn, booking_id=booking_id, step="received", from_status=None, to_status=Status.REQUESTED,
         outcome="applied", source=f"resident:{request.channel}", event_id=event.id, event_type=event.type,
     )
     await add_event(conn, event)
     log.info("booking received", booking_id=str(booking_id), reference=reference, hauler_id=point.hauler_id)
-    return booking_id
+    row = {"id": booking_id, "reference": reference, "status": Status.REQUESTED, "address": point.address,
+           "zone_name": point.zone_name, "hauler_name": point.hauler_name, "pickup_date": request.pickup_date,
+           "target_date": target_date, "items": items, "contact": contact, "channel": request.channel,
+           "notes": request.notes, "hauler_ref": None, "created_at": created_at}
+    return _present(row, [received], settings=settings)
 
 
 def manage_url(booking_id: uuid.UUID, reference: str, *, settings: BookingSettings) -> str:
@@ -411,7 +420,10 @@ async def get_view(conn: asyncpg.Connection, *, booking_id: uuid.UUID, settings:
 
 
 async def _view(conn: asyncpg.Connection, row: asyncpg.Record, *, settings: BookingSettings) -> dict:
-    steps = await repository.history(conn, row["id"])
+    return _present(row, await repository.history(conn, row["id"]), settings=settings)
+
+
+def _present(row: Mapping, steps: list[Mapping], *, settings: BookingSettings) -> dict:
     contact = row["contact"]
     return {
         "id": row["id"],

@@ -113,8 +113,7 @@ async def create_request(request: Request):
         async with request.app.state.runtime.pool.acquire() as conn:
             settings = await city_rules.effective(conn, request.app.state.settings)
             async with conn.transaction():
-                booking_id = await bookings.create_booking(conn, request=body, settings=settings)
-            booking = await bookings_repository.get_booking(conn, booking_id=booking_id)
+                booking = await bookings.create_booking(conn, request=body, settings=settings)
     except Problem as problem:
         return _errors(problem.status if problem.status in (404, 409, 422) else 400, problem.detail)
     except Exception as exc:  # a value PostgreSQL refuses (NUL in text...): the booking was not stored
