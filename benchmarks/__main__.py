@@ -1,7 +1,8 @@
 """``make bench`` (``python -m benchmarks``): start the embedded infrastructure, run the
 benchmarks, print their tables, stop everything it started.
 
-Environment: BENCH_BOOKINGS (default 2000), BENCH_WARMUP (100), BENCH_CLIENTS (50),
+Environment: BENCH_BOOKINGS (default 2000), BENCH_WARMUP (100), BENCH_CLIENTS (50), BENCH_HTTP_CLIENT
+(aiohttp, the default, or httpx),
 BENCH_POOL (the service's db_pool_max default, 10), BENCH_ROUNDS (2: raw and API
 phases alternate this many times), BENCH_SHARED_CLIENT=1 (one httpx
 AsyncClient with max_connections=BENCH_CLIENTS instead of one AsyncClient per client).

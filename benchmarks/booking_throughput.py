@@ -7,11 +7,14 @@ with nothing in front of it.
 
 API: the booking service as its own OS process (``Platform.start("booking")``), exactly as
 ``make run`` starts it, with its outbox relay publishing ``booking.requested`` to the broker
-while the run goes on. The same number of concurrent httpx clients post the same sequence of
-booking requests. Each client is its own ``AsyncClient`` with one keep-alive connection: one
-shared ``AsyncClient`` with ``max_connections=50`` (``BENCH_SHARED_CLIENT=1``) spends about
-5 ms of CPU per request in httpcore's connection-pool bookkeeping on a small machine, more than
-the service itself, and would measure the load generator rather than the API.
+while the run goes on. The same number of concurrent clients post the same sequence of
+booking requests over keep-alive connections. The load generator shares the machine's CPUs with
+the service and PostgreSQL, so it must cost as little as possible per request, or the run
+measures the load generator rather than the API: by default it is one aiohttp ``ClientSession``
+(a pool of ``BENCH_CLIENTS`` connections). ``BENCH_HTTP_CLIENT=httpx`` uses one httpx
+``AsyncClient`` with one keep-alive connection per client instead (about 1.7 ms of CPU per request
+on a 2-core machine, against about 0.5 ms for aiohttp); ``BENCH_SHARED_CLIENT=1`` with httpx
+shares one ``AsyncClient`` (about 5 ms per request in httpcore's pool bookkeeping).
 
 The two sides alternate in rounds (raw, API, raw, API, ...) so that a change in what else the
 shared machine is doing falls on both. The service is stopped while the baseline runs, so its
@@ -34,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import aiohttp
 import httpx
 
 from booking.bookings.schemas import BookingRequest
@@ -69,6 +73,7 @@ class Config:
     pool: int = 10  # BENCH_POOL: asyncpg pool size, baseline and service alike
     rounds: int = 2  # BENCH_ROUNDS: raw/API alternations
     shared_client: bool = False  # BENCH_SHARED_CLIENT=1: one AsyncClient (max_connections=clients) for all
+    http_client: str = "aiohttp"  # BENCH_HTTP_CLIENT: aiohttp (one ClientSession) or httpx
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -80,6 +85,7 @@ class Config:
             pool=_env_int("BENCH_POOL", BookingSettings.model_fields["db_pool_max"].default),
             rounds=max(1, _env_int("BENCH_ROUNDS", default.rounds)),
             shared_client=os.environ.get("BENCH_SHARED_CLIENT", "") not in ("", "0"),
+            http_client=os.environ.get("BENCH_HTTP_CLIENT", default.http_client),
         )
 
     def round_sizes(self) -> list[int]:
@@ -291,6 +297,8 @@ async def run_raw(dsn: str, settings: BookingSettings, plan: Plan, config: Confi
 async def run_api(base_url: str, plan: Plan, config: Config, *, first: int, count: int, watched: Watched) -> Stats:
     """The API: POST /v1/bookings to the booking service process, from ``config.clients`` clients."""
     bodies = {i: plan.body(i) for i in range(first, first + config.warmup + count)}
+    if config.http_client == "aiohttp":
+        return await _run_api_aiohttp(base_url, bodies, config, first=first, count=count, watched=watched)
     if config.shared_client:
         limits = httpx.Limits(max_connections=config.clients, max_keepalive_connections=config.clients)
         clients = [httpx.AsyncClient(base_url=base_url, limits=limits, timeout=HTTP_TIMEOUT)] * config.clients
@@ -318,6 +326,21 @@ async def run_api(base_url: str, plan: Plan, config: Config, *, first: int, coun
     finally:
         for client in set(clients):
             await client.aclose()
+
+
+async def _run_api_aiohttp(base_url: str, bodies: dict[int, dict], config: Config, *, first: int, count: int,
+                           watched: Watched) -> Stats:
+    connector = aiohttp.TCPConnector(limit=config.clients)
+    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
+    async with aiohttp.ClientSession(base_url=base_url, connector=connector, timeout=timeout) as session:
+        async def one(i: int) -> str | None:
+            async with session.post("/v1/bookings", json=bodies[i]) as response:
+                if response.status != 201:
+                    return f"HTTP {response.status}: {(await response.text())[:300]}"
+                await response.read()
+                return None
+
+        return await _warm_then_measure(API, first, count, config, one, watched)
 
 
 # -- the outbox, published by the service's relay ----------------------------------------------------
@@ -419,7 +442,9 @@ def report(result: Result) -> str:
         f"Booking throughput: {c.clients} concurrent clients, {c.bookings} bookings per side, DB pool {c.pool}, "
         f"{os.cpu_count()} CPUs",
         f"raw and API alternate in {c.rounds} round(s), each phase after {c.warmup} warm-up bookings",
-        "HTTP load: " + (f"one shared httpx.AsyncClient (max_connections={c.clients})" if c.shared_client
+        "HTTP load: " + (f"one aiohttp.ClientSession, {c.clients} keep-alive connections"
+                         if c.http_client == "aiohttp"
+                         else f"one shared httpx.AsyncClient (max_connections={c.clients})" if c.shared_client
                          else f"{c.clients} httpx.AsyncClient, one keep-alive connection each"),
         "",
         f"{'':32}{'bookings/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'ok':>7}{'failed':>8}",
@@ -449,7 +474,7 @@ def report(result: Result) -> str:
         lines += [
             "",
             "CPU per booking, ms (\"this process\" is the load: the booking code itself on the raw side,",
-            "the httpx clients on the API side)",
+            "the HTTP clients on the API side)",
             f"{'':32}" + "".join(f"{n:>14}" for n in names) + f"{'total':>10}",
         ]
         for s in (result.raw, result.api):
