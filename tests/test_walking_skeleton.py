@@ -33,12 +33,13 @@ async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets
         stats = (await client.get(f"{urls.hauler}/_sim/stats")).json()
         assert stats["jobs_per_customer_reference"] == {booking["id"]: 1}
 
-        # The resident got exactly two emails: confirmed, then completed.
-        mails = await eventually(lambda: _mails(client, urls, expect=2), what="two emails")
-        assert [m["subject"] for m in mails] == [
+        # The resident got exactly three emails: received, confirmed, then completed.
+        mails = await eventually(lambda: _mails(client, urls, expect=3), what="three emails")
+        assert sorted(m["subject"] for m in mails) == sorted([
+            f"We have your junk pickup request ({booking['reference']})",
             f"Your junk pickup is confirmed ({booking['reference']})",
             f"Your junk pickup is done ({booking['reference']})",
-        ]
+        ])
         assert all(m["rcpt_to"] == ["alex@example.org"] for m in mails)
         assert all(m["message_id"].endswith("@haulbridge.notify>") for m in mails)
         assert all(m["html"] and m["text"] for m in mails)  # plain text with an HTML alternative
@@ -58,7 +59,7 @@ async def test_a_booking_is_dispatched_confirmed_completed_and_the_resident_gets
     # Every event produced on the way matches its JSON Schema in contracts/events,
     # and all of one booking's events share its correlation id.
     produced = []
-    for topic, expect in ((topics.BOOKING, 1), (topics.HAULER, 3), (topics.NOTIFY, 2)):
+    for topic, expect in ((topics.BOOKING, 1), (topics.HAULER, 3), (topics.NOTIFY, 3)):
         records = await read_topic(infra.bootstrap, topics.qualified(topic, topic_prefix), expect=expect)
         assert len(records) == expect, f"{topic}: {len(records)} records"
         produced += records

@@ -1,12 +1,16 @@
 """Consumers of booking.v1 and hauler.v1: decide which messages a resident gets.
 
-Each handler writes in one inbox transaction; the unique (booking, kind,
-channel) key means a message is created once however often an event comes.
-Sending happens afterwards, in :mod:`notify.sender`.
+Each handler writes in one inbox transaction. A message is unique per (booking,
+kind, channel, occurrence): a redelivered event names the same occurrence and
+creates nothing new; a new occurrence (the pickup moved to another date, a new
+confirmation for it) is a new message. Sending happens afterwards, in
+:mod:`notify.sender`.
 """
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
@@ -19,38 +23,57 @@ from . import repository
 
 CONSUMER = "notify"
 
-# Which hauler report becomes which message kind.
-MESSAGE_FOR = {
-    EventType.PICKUP_CONFIRMED: "pickup_confirmed",
-    EventType.PICKUP_COMPLETED: "pickup_completed",
+
+@dataclass(frozen=True)
+class Message:
+    kind: str
+    context: tuple[str, ...] = ()  # fields of the event's data the templates use
+    occurrence: Callable[[dict], str] = lambda data: ""
+
+
+def _on_date(data: dict) -> str:
+    return data.get("pickup_date") or ""
+
+
+# Which event tells the resident what. Missed reports from the resident and from the hauler are
+# one message for one pickup day; a rejection and a failed dispatch are both "the city will call".
+MESSAGES: dict[str, Message] = {
+    EventType.BOOKING_REQUESTED: Message("booking_received", ("pickup_date",)),
+    EventType.PICKUP_CONFIRMED: Message("pickup_confirmed", ("pickup_date", "window"), _on_date),
+    EventType.BOOKING_RESCHEDULED: Message(
+        "booking_rescheduled", ("pickup_date", "previous_pickup_date", "by", "reason"), _on_date),
+    EventType.BOOKING_CANCELLED: Message("booking_cancelled", ("pickup_date",)),
+    EventType.PICKUP_COMPLETED: Message("pickup_completed", ("pickup_date", "completed_at")),
+    EventType.PICKUP_MISSED: Message("pickup_missed", ("pickup_date", "reason"), _on_date),
+    EventType.BOOKING_MISSED_REPORTED: Message("pickup_missed", ("pickup_date",), _on_date),
+    EventType.DISPATCH_FAILED: Message("dispatch_failed", ("pickup_date",)),
+    EventType.DISPATCH_REJECTED: Message("dispatch_failed", ("pickup_date",)),
 }
+KINDS = sorted({m.kind for m in MESSAGES.values()})
 
 
 def handlers(pool_getter) -> dict:
-    async def on_booking_requested(event: Event) -> None:
-        data = event.data
+    async def on_event(event: Event) -> None:
+        data, message = event.data, MESSAGES[event.type]
+        booking_id = uuid.UUID(data["booking_id"])
         async with inbox_transaction(pool_getter(), event, CONSUMER) as conn:
-            await repository.upsert_recipient(
-                conn, booking_id=uuid.UUID(data["booking_id"]), reference=data["reference"],
-                contact=data["contact"], pickup_date=date.fromisoformat(data["pickup_date"]),
-                manage_url=data.get("manage_url"),
-            )
-
-    async def on_hauler_report(event: Event) -> None:
-        data = event.data
-        context = {k: data[k] for k in ("window", "pickup_date", "completed_at") if data.get(k)}
-        async with inbox_transaction(pool_getter(), event, CONSUMER) as conn:
-            await _create(conn, booking_id=uuid.UUID(data["booking_id"]), kind=MESSAGE_FOR[event.type],
+            if event.type == EventType.BOOKING_REQUESTED:
+                await repository.upsert_recipient(
+                    conn, booking_id=booking_id, reference=data["reference"], contact=data["contact"],
+                    pickup_date=date.fromisoformat(data["pickup_date"]), manage_url=data.get("manage_url"),
+                )
+            elif event.type == EventType.BOOKING_RESCHEDULED:
+                await repository.move_pickup(conn, booking_id=booking_id,
+                                             pickup_date=date.fromisoformat(data["pickup_date"]))
+            context = {k: data[k] for k in message.context if data.get(k) is not None}
+            await _create(conn, booking_id=booking_id, kind=message.kind, occurrence=message.occurrence(data),
                           context=context, correlation_id=event.correlationid)
 
-    return {
-        EventType.BOOKING_REQUESTED: on_booking_requested,
-        **{event_type: on_hauler_report for event_type in MESSAGE_FOR},
-    }
+    return {event_type: on_event for event_type in MESSAGES}
 
 
-async def _create(conn: asyncpg.Connection, *, booking_id: uuid.UUID, kind: str, context: dict,
+async def _create(conn: asyncpg.Connection, *, booking_id: uuid.UUID, kind: str, occurrence: str, context: dict,
                   correlation_id: str) -> None:
     # Email for now; the channel choice (email/SMS) and opt-outs are checked here as channels grow.
     await repository.create_notification(conn, booking_id=booking_id, kind=kind, channel="email",
-                                         context=context, correlation_id=correlation_id)
+                                         occurrence=occurrence, context=context, correlation_id=correlation_id)

@@ -1,13 +1,20 @@
 """Email over SMTP (aiosmtplib), with the split between temporary and permanent failures."""
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 import aiosmtplib
 
 from .settings import NotifySettings
 from .templates_render import RenderedEmail
+
+
+# How messages go on the wire. Python's header folding drops the space between two RFC 2047
+# encoded-words when it breaks a long non-ASCII Subject over lines (a Vietnamese subject read
+# "thu gomcủa bạn"); headers are therefore folded only past RFC 5322's hard limit of 998.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class TemporarySendError(Exception):
@@ -33,8 +40,9 @@ def build_message(*, settings: NotifySettings, to: str, rendered: RenderedEmail,
 
 async def send(message: EmailMessage, *, settings: NotifySettings) -> None:
     try:
-        await aiosmtplib.send(message, hostname=settings.smtp_host, port=settings.smtp_port,
-                              timeout=settings.smtp_timeout_seconds)
+        await aiosmtplib.send(message.as_bytes(policy=WIRE_POLICY), sender=parseaddr(message["From"])[1],
+                              recipients=[parseaddr(message["To"])[1]], hostname=settings.smtp_host,
+                              port=settings.smtp_port, timeout=settings.smtp_timeout_seconds)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         code = exc.recipients[0].code if exc.recipients else 550
         error = TemporarySendError if 400 <= code < 500 else PermanentSendError

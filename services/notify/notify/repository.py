@@ -17,28 +17,40 @@ async def upsert_recipient(conn: asyncpg.Connection, *, booking_id: UUID, refere
     )
 
 
+async def move_pickup(conn: asyncpg.Connection, *, booking_id: UUID, pickup_date) -> None:
+    await conn.execute("UPDATE recipients SET pickup_date = $2 WHERE booking_id = $1", booking_id, pickup_date)
+
+
 async def create_notification(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, channel: str,
-                              context: dict, correlation_id: str) -> bool:
-    """False when this (booking, kind, channel) message already exists: it is never made twice."""
+                              occurrence: str, context: dict, correlation_id: str) -> bool:
+    """False when this (booking, kind, channel, occurrence) message already exists: it is never made twice."""
     return bool(await conn.fetchval(
-        "INSERT INTO notifications (id, booking_id, kind, channel, context, correlation_id)"
-        " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (booking_id, kind, channel) DO NOTHING RETURNING true",
-        uuid.uuid4(), booking_id, kind, channel, context, correlation_id,
+        "INSERT INTO notifications (id, booking_id, kind, channel, occurrence, context, correlation_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (booking_id, kind, channel, occurrence) DO NOTHING"
+        " RETURNING true",
+        uuid.uuid4(), booking_id, kind, channel, occurrence, context, correlation_id,
     ))
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Mark due messages whose recipient is known as "sending" (the attempt, recorded before the send)."""
+async def due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Messages due to be sent whose recipient is known, oldest first (not yet claimed)."""
     return await conn.fetch(
-        "UPDATE notifications n SET status = 'sending', attempts = attempts + 1, sending_at = now()"
-        " FROM recipients r"
-        " WHERE n.id IN (SELECT n2.id FROM notifications n2 JOIN recipients r2 ON r2.booking_id = n2.booking_id"
-        "                WHERE n2.status = 'created' AND n2.next_attempt_at <= now()"
-        "                ORDER BY n2.created_at LIMIT $1 FOR UPDATE OF n2 SKIP LOCKED)"
-        "   AND r.booking_id = n.booking_id"
-        " RETURNING n.*, r.reference, r.name, r.email, r.phone, r.language, r.pickup_date, r.manage_url",
+        "SELECT n.*, r.reference, r.name, r.email, r.phone, r.language, r.pickup_date, r.manage_url"
+        " FROM notifications n JOIN recipients r ON r.booking_id = n.booking_id"
+        " WHERE n.status = 'created' AND n.next_attempt_at <= now() ORDER BY n.created_at LIMIT $1",
         limit,
     )
+
+
+async def start_sending(conn: asyncpg.Connection, notification_id: UUID) -> int | None:
+    """Record the attempt ("sending", committed) just before talking to the provider; its number.
+
+    None when another sender took the message first. Claiming one message at a time, right
+    before its send, means a crash leaves only the message in flight as "sending".
+    """
+    return await conn.fetchval(
+        "UPDATE notifications SET status = 'sending', attempts = attempts + 1, sending_at = now()"
+        " WHERE id = $1 AND status = 'created' RETURNING attempts", notification_id)
 
 
 async def mark_sent(conn: asyncpg.Connection, notification_id: UUID) -> None:

@@ -58,13 +58,27 @@ class Sender:
     async def send_due(self, limit: int = 20) -> int:
         pool = self.pool_getter()
         async with pool.acquire() as conn:
-            claimed = await repository.claim_due(conn, limit)
-        # No connection is held while talking to the provider.
-        await asyncio.gather(*(self._send_one(row) for row in claimed))
+            claimed = await repository.due(conn, limit)
+        # No connection is held while talking to the provider. Bookings are sent to concurrently;
+        # one booking's messages one after another, in the order they were created, so a resident
+        # never reads "confirmed" before "received".
+        by_booking: dict = {}
+        for row in claimed:
+            by_booking.setdefault(row["booking_id"], []).append(row)
+        await asyncio.gather(*(self._send_in_order(rows) for rows in by_booking.values()))
         return len(claimed)
+
+    async def _send_in_order(self, rows: list[asyncpg.Record]) -> None:
+        for row in rows:
+            await self._send_one(row)
 
     async def _send_one(self, row: asyncpg.Record) -> None:
         pool = self.pool_getter()
+        async with pool.acquire() as conn:
+            attempts = await repository.start_sending(conn, row["id"])
+        if attempts is None:
+            return  # another sender has it
+        row = {**row, "attempts": attempts}
         with bound(correlation_id=row["correlation_id"], notification_id=str(row["id"]), kind=row["kind"],
                    booking_id=str(row["booking_id"])):
             if not row["email"]:

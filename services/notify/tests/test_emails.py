@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+
+import pytest
+from prometheus_client import REGISTRY
 from datetime import date, timedelta
 
 from devstack.infra import free_port
@@ -12,7 +15,8 @@ from haulbridge_runtime.envelope import new_event
 from haulbridge_runtime.kafka import new_producer
 from haulbridge_runtime.topics import EventType
 from notify.app import build_app
-from notify.templates_render import render_email
+from notify.events import KINDS
+from notify.templates_render import LANGUAGES, render_email
 
 
 def _events(email: str = "maria@example.org", language: str = "es"):
@@ -53,13 +57,45 @@ async def _statuses(notify) -> list[tuple]:
 async def test_a_confirmation_redelivered_three_times_is_emailed_once(notify, notify_settings, mailbox):
     requested, confirmed = _events()
     await _publish(notify_settings, requested, confirmed, confirmed, confirmed)
-    await eventually(lambda: _statuses(notify), what="a notification")
-    await eventually(lambda: _is_sent(notify), what="the email to be sent")
-    assert len(mailbox.messages) == 1
-    mail = mailbox.messages[0]
-    assert mail["rcpt_to"] == ["maria@example.org"]
-    assert "08:00" in mail["text"] and "JP-2026-000077" in mail["text"]
-    assert mail["headers"]["Content-Language"] == "en"  # Spanish templates arrive with the notify issue
+    await eventually(lambda: _kinds_sent(notify, 2), what="the two emails to be sent")
+    # booking.v1 and hauler.v1 are consumed independently, so the two may be created in either order.
+    assert sorted(await _statuses(notify)) == [("booking_received", "sent"), ("pickup_confirmed", "sent")]
+    assert len(mailbox.messages) == 2
+    received, confirmation = sorted(mailbox.messages, key=lambda m: "está confirmada" in m["subject"])
+    assert confirmation["rcpt_to"] == ["maria@example.org"]
+    assert "08:00" in confirmation["text"] and "JP-2026-000077" in confirmation["text"]
+    # María chose Spanish: subject, body, dates and the layout are in Spanish.
+    assert confirmation["headers"]["Content-Language"] == "es"
+    assert confirmation["subject"] == "Su recolección está confirmada (JP-2026-000077)"
+    assert "Hola María" in confirmation["text"] and "entre las 08:00 y las 12:00" in confirmation["text"]
+    assert received["subject"] == "Hemos recibido su solicitud de recolección (JP-2026-000077)"
+
+
+async def test_each_change_of_date_is_told_once_and_a_cancellation_after_it(notify, notify_settings, mailbox):
+    requested, _confirmed = _events(language="vi")
+    data = requested.data
+    moved = [new_event(type=EventType.BOOKING_RESCHEDULED, source="/haulbridge/booking", subject=requested.subject,
+                       data={"booking_id": data["booking_id"], "reference": data["reference"],
+                             "hauler_id": "valley-haul", "previous_pickup_date": data["pickup_date"],
+                             "pickup_date": day.isoformat(), "target_date": day.isoformat(), "by": by})
+             for day, by in ((date(2027, 1, 12), "hauler"), (date(2027, 1, 19), "resident"))]
+    cancelled = new_event(type=EventType.BOOKING_CANCELLED, source="/haulbridge/booking", subject=requested.subject,
+                          data={"booking_id": data["booking_id"], "reference": data["reference"],
+                                "hauler_id": "valley-haul", "pickup_date": "2027-01-19", "by": "resident"})
+    # The first move is redelivered; each move is its own message, each once.
+    await _publish(notify_settings, requested, moved[0], moved[0], moved[1], cancelled, cancelled)
+    await eventually(lambda: _kinds_sent(notify, 4), what="four emails")
+    assert [k for k, _ in await _statuses(notify)] == [
+        "booking_received", "booking_rescheduled", "booking_rescheduled", "booking_cancelled"]
+    subjects = [m["subject"] for m in mailbox.messages]
+    assert subjects == ["Chúng tôi đã nhận yêu cầu thu gom của bạn (JP-2026-000077)",
+                        "Lịch thu gom của bạn đã đổi ngày (JP-2026-000077)",
+                        "Lịch thu gom của bạn đã đổi ngày (JP-2026-000077)",
+                        "Lịch thu gom của bạn đã bị hủy (JP-2026-000077)"]
+    by_hauler, by_resident = mailbox.messages[1]["text"], mailbox.messages[2]["text"]
+    assert "12 tháng 1, 2027" in by_hauler and "theo yêu cầu của đơn vị thu gom" in by_hauler
+    assert "19 tháng 1, 2027" in by_resident and "theo yêu cầu" not in by_resident
+    assert "19 tháng 1, 2027" in mailbox.messages[3]["text"]  # the cancelled pickup's date
 
 
 async def test_a_confirmation_that_arrives_before_the_booking_waits_for_the_contact(notify, notify_settings, mailbox):
@@ -69,8 +105,9 @@ async def test_a_confirmation_that_arrives_before_the_booking_waits_for_the_cont
     await asyncio.sleep(1)
     assert mailbox.messages == []  # nobody to send to yet; the message waits, it is not dropped
     await _publish(notify_settings, requested)
-    await eventually(lambda: _is_sent(notify), what="the email once the contact is known")
-    assert len(mailbox.messages) == 1
+    await eventually(lambda: _kinds_sent(notify, 2), what="the emails once the contact is known")
+    assert sorted(k for k, _ in await _statuses(notify)) == ["booking_received", "pickup_confirmed"]
+    assert len(mailbox.messages) == 2
 
 
 async def test_when_the_mail_server_is_down_the_message_waits_with_its_error_for_a_retry(notify_settings):
@@ -80,26 +117,46 @@ async def test_when_the_mail_server_is_down_the_message_waits_with_its_error_for
     async with in_process(app) as client:
         client.pool = app.state.runtime.pool
         await _publish(notify_settings, requested, confirmed)
-        await eventually(lambda: _has_error(client), what="a failed attempt to be recorded")
-        statuses = await _statuses(client)
-        assert statuses == [("pickup_confirmed", "created")]  # back in the queue, with its error, not lost
+        await eventually(lambda: _have_errors(client, 2), what="failed attempts to be recorded")
+        statuses = sorted(await _statuses(client))  # the two topics are consumed independently
+        # Back in the queue, each with its error, not lost.
+        assert statuses == [("booking_received", "created"), ("pickup_confirmed", "created")]
 
 
-def test_every_message_renders_in_every_language_falling_back_to_english():
-    for kind in ("pickup_confirmed", "pickup_completed"):
-        for language in ("en", "es", "vi"):
-            rendered = render_email(kind, language, {
-                "name": "Lan", "reference": "JP-2026-000001", "manage_url": "http://x/y",
-                "pickup_date": date(2026, 12, 8), "window": {"from": "08:00", "to": "12:00"}})
-            assert "JP-2026-000001" in rendered.subject
-            assert "Lan" in rendered.text and "Lan" in rendered.html
-            assert rendered.language == "en"  # translations arrive with the notify issue
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_renders_in_every_language_with_the_demo_data(kind, language):
+    rendered = render_email(kind, language, {
+        "name": "Lan", "reference": "JP-2026-000001",
+        "manage_url": "http://127.0.0.1:8001/v1/bookings/JP-2026-000001?token=t&x=<y>",
+        "pickup_date": date(2026, 12, 8), "previous_pickup_date": "2026-12-03", "by": "hauler",
+        "reason": "truck <broke down>", "window": {"from": "08:00", "to": "12:00"}})
+    assert rendered.language == language
+    assert "JP-2026-000001" in rendered.subject
+    assert "Lan" in rendered.text and "Lan" in rendered.html
+    assert "&lt;y&gt;" in rendered.html and "<y>" not in rendered.html  # the HTML part escapes what it is given
+    assert "{{" not in rendered.text and "{%" not in rendered.text
 
 
-async def _is_sent(notify) -> bool:
-    return await _statuses(notify) and all(s == "sent" for _, s in await _statuses(notify))
+def test_a_language_without_templates_falls_back_to_english_and_is_counted():
+    def fallbacks() -> float:
+        return REGISTRY.get_sample_value("haulbridge_notify_template_fallbacks_total",
+                                         {"kind": "pickup_confirmed", "language": "other"}) or 0.0
+
+    before = fallbacks()
+    rendered = render_email("pickup_confirmed", "fr-CA", {"name": "Lan", "reference": "JP-2026-000001",
+                                                          "manage_url": None, "pickup_date": date(2026, 12, 8)})
+    assert rendered.language == "en" and rendered.subject == "Your junk pickup is confirmed (JP-2026-000001)"
+    assert "Tuesday, December 8, 2026" in rendered.text
+    assert fallbacks() == before + 1
 
 
-async def _has_error(client) -> bool:
+async def _kinds_sent(notify, count: int) -> bool:
+    statuses = await _statuses(notify)
+    return len(statuses) == count and all(s == "sent" for _, s in statuses)
+
+
+async def _have_errors(client, count: int) -> bool:
     async with client.pool.acquire() as conn:
-        return bool(await conn.fetchval("SELECT error FROM notifications WHERE attempts >= 1 AND error IS NOT NULL"))
+        return await conn.fetchval("SELECT count(*) FROM notifications WHERE attempts >= 1 AND error IS NOT NULL"
+                                   " AND status = 'created'") == count
