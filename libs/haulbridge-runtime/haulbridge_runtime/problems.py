@@ -20,6 +20,9 @@ from .logs import get_logger
 log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# asyncpg's own refusal of an argument it cannot encode (e.g. an integer beyond int64), raised before
+# anything reaches PostgreSQL; not the same class as asyncpg.DataError (SQLSTATE class 22).
+_ARGUMENT_REFUSED = asyncpg.exceptions._base.DataError
 
 
 class Problem(Exception):
@@ -102,7 +105,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(p, request, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(asyncpg.PostgresError)
-    @app.exception_handler(asyncpg.exceptions._base.DataError)
+    @app.exception_handler(_ARGUMENT_REFUSED)
     async def _database(request: Request, exc: Exception):
         problem = from_database_error(exc)
         if problem is None:
@@ -138,7 +141,7 @@ def from_database_error(exc: Exception) -> Problem | None:
     if isinstance(exc, (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)):
         problem = Problem(f"Text may not contain NUL (\\u0000) or characters that are not valid UTF-8. {not_applied}")
         problem.status, problem.slug, problem.title = 422, "invalid-text", "Invalid text"
-    elif isinstance(exc, (asyncpg.DataError, asyncpg.exceptions._base.DataError)):
+    elif isinstance(exc, (asyncpg.DataError, _ARGUMENT_REFUSED)):
         problem = Problem(f"A value is out of range or not in the expected form. {not_applied}")
         problem.status, problem.slug, problem.title = 422, "value-out-of-range", "Value out of range"
     elif isinstance(exc, asyncpg.ForeignKeyViolationError):

@@ -96,3 +96,11 @@ async def test_a_good_booking_writes_the_booking_its_first_step_and_its_event_to
     assert await booking_db.fetchval("SELECT count(*) FROM booking_history") == 1
     event = await booking_db.fetchval("SELECT payload FROM outbox")
     assert event["data"]["booking_id"] == r.json()["id"]
+
+
+async def test_text_postgresql_cannot_store_is_refused_and_nothing_is_written(booking_api, booking_db):
+    r = await booking_api.post("/v1/bookings", json=booking_body(notes="gate code 12\u000034"))
+    problem = _is_problem(r, 422, "invalid-text")
+    assert "Nothing was changed" in problem["detail"]
+    await _nothing_written(booking_db)  # the capacity taken in the same transaction went back with it
+    assert await booking_db.fetchval("SELECT coalesce(sum(booked), 0) FROM capacity_days") == 0

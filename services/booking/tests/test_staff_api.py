@@ -180,3 +180,17 @@ async def test_a_replica_that_lost_its_listening_connection_reads_the_rules_afre
     assert (await booking_api.get("/v1/items")).json()["max_items_per_booking"] == 5
     await eventually(lambda: rules.listening, what="the service to listen again")
     assert (await booking_api.get("/v1/items")).json()["max_items_per_booking"] == 5
+
+
+async def test_staff_changes_naming_unknown_or_duplicate_records_are_refused_and_not_applied(
+        booking_api, booking_db, keys):
+    admin = bearer(keys["admin"])
+    r = await booking_api.patch("/admin/v1/zones/downtown", json={"hauler_id": "no-such-hauler"}, headers=admin)
+    assert r.status_code == 422 and r.json()["type"] == "/problems/unknown-reference"
+    assert r.json()["errors"] == [{"field": "hauler_id", "message": "no such record"}]
+    assert await booking_db.fetchval("SELECT hauler_id FROM zones WHERE id = 'downtown'") == "valley-haul"
+    assert await booking_db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'zone.changed'") == 0
+
+    r = await booking_api.post("/admin/v1/clients", json={"name": "city-web", "kind": "frontend"}, headers=admin)
+    assert r.status_code == 409 and r.json()["type"] == "/problems/already-exists"
+    assert await booking_db.fetchval("SELECT count(*) FROM api_clients WHERE name = 'city-web'") == 1
