@@ -20,7 +20,7 @@ def build_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     runtime = ServiceRuntime(settings, MIGRATIONS)
     runtime.consume(group_id=events.CONSUMER, topics=[topics.BOOKING, topics.HAULER],
-                    handlers=events.handlers(lambda: runtime.pool))
+                    handlers=events.handlers(lambda: runtime.pool, settings))
     sender = Sender(pool_getter=lambda: runtime.pool, dsn=settings.database_url, schema=settings.db_schema,
                     settings=settings)
     runtime.job("sender", sender.run)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -20,6 +21,7 @@ from haulbridge_runtime.inbox import inbox_transaction
 from haulbridge_runtime.topics import EventType
 
 from . import repository
+from .settings import NotifySettings
 
 CONSUMER = "notify"
 
@@ -49,10 +51,39 @@ MESSAGES: dict[str, Message] = {
     EventType.DISPATCH_FAILED: Message("dispatch_failed", ("pickup_date",)),
     EventType.DISPATCH_REJECTED: Message("dispatch_failed", ("pickup_date",)),
 }
-KINDS = sorted({m.kind for m in MESSAGES.values()})
+# The day before the pickup: put it out, what not to include. Scheduled in the database when the
+# booking is made (or moved), so it survives restarts; withdrawn when there is nothing to remind of.
+REMINDER = "pickup_reminder"
+NO_REMINDER_AFTER = {
+    EventType.BOOKING_CANCELLED: "the booking was cancelled",
+    EventType.PICKUP_COMPLETED: "the pickup is done",
+    EventType.PICKUP_MISSED: "the pickup was missed",
+    EventType.BOOKING_MISSED_REPORTED: "the pickup was missed",
+}
+KINDS = sorted({m.kind for m in MESSAGES.values()} | {REMINDER})
 
 
-def handlers(pool_getter) -> dict:
+def remind_at(pickup_date: date, settings: NotifySettings) -> datetime:
+    return datetime.combine(pickup_date - timedelta(days=1), time(settings.reminder_hour_day_before),
+                            tzinfo=ZoneInfo(settings.timezone))
+
+
+async def _plan_reminder(conn: asyncpg.Connection, event: Event, booking_id: uuid.UUID,
+                         settings: NotifySettings) -> None:
+    if event.type in (EventType.BOOKING_REQUESTED, EventType.BOOKING_RESCHEDULED):
+        day = date.fromisoformat(event.data["pickup_date"])
+        await repository.withdraw(conn, booking_id=booking_id, kind=REMINDER, reason="the pickup moved",
+                                  keep_occurrence=day.isoformat())
+        send_at = remind_at(day, settings)
+        if send_at > datetime.now(UTC):  # booked for tomorrow after the hour: the received email says it all
+            await repository.create_notification(
+                conn, booking_id=booking_id, kind=REMINDER, channel="email", occurrence=day.isoformat(),
+                context={"pickup_date": day.isoformat()}, correlation_id=event.correlationid, send_at=send_at)
+    elif event.type in NO_REMINDER_AFTER:
+        await repository.withdraw(conn, booking_id=booking_id, kind=REMINDER, reason=NO_REMINDER_AFTER[event.type])
+
+
+def handlers(pool_getter, settings: NotifySettings) -> dict:
     async def on_event(event: Event) -> None:
         data, message = event.data, MESSAGES[event.type]
         booking_id = uuid.UUID(data["booking_id"])
@@ -68,6 +99,7 @@ def handlers(pool_getter) -> dict:
             context = {k: data[k] for k in message.context if data.get(k) is not None}
             await _create(conn, booking_id=booking_id, kind=message.kind, occurrence=message.occurrence(data),
                           context=context, correlation_id=event.correlationid)
+            await _plan_reminder(conn, event, booking_id, settings)
 
     return {event_type: on_event for event_type in MESSAGES}
 

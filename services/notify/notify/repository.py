@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -22,14 +23,28 @@ async def move_pickup(conn: asyncpg.Connection, *, booking_id: UUID, pickup_date
 
 
 async def create_notification(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, channel: str,
-                              occurrence: str, context: dict, correlation_id: str) -> bool:
-    """False when this (booking, kind, channel, occurrence) message already exists: it is never made twice."""
+                              occurrence: str, context: dict, correlation_id: str,
+                              send_at: datetime | None = None) -> bool:
+    """False when this (booking, kind, channel, occurrence) message already exists: it is never made twice.
+
+    ``send_at`` schedules it (a reminder): it waits in the table, not in memory, until then.
+    """
     return bool(await conn.fetchval(
-        "INSERT INTO notifications (id, booking_id, kind, channel, occurrence, context, correlation_id)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (booking_id, kind, channel, occurrence) DO NOTHING"
-        " RETURNING true",
-        uuid.uuid4(), booking_id, kind, channel, occurrence, context, correlation_id,
+        "INSERT INTO notifications (id, booking_id, kind, channel, occurrence, context, correlation_id,"
+        " next_attempt_at) VALUES ($1,$2,$3,$4,$5,$6,$7, coalesce($8, now()))"
+        " ON CONFLICT (booking_id, kind, channel, occurrence) DO NOTHING RETURNING true",
+        uuid.uuid4(), booking_id, kind, channel, occurrence, context, correlation_id, send_at,
     ))
+
+
+async def withdraw(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, reason: str,
+                   keep_occurrence: str | None = None) -> int:
+    """Messages of this kind not sent yet will not be: ``withdrawn``, with why (e.g. the pickup moved)."""
+    status = await conn.execute(
+        "UPDATE notifications SET status = 'withdrawn', error = $3"
+        " WHERE booking_id = $1 AND kind = $2 AND status = 'created' AND occurrence IS DISTINCT FROM $4",
+        booking_id, kind, reason, keep_occurrence)
+    return int(status.split()[-1])
 
 
 async def due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:

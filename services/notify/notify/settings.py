@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from haulbridge_runtime.settings import ServiceSettings
@@ -16,6 +17,10 @@ class NotifySettings(ServiceSettings):
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
+
+    # The reminder goes out the day before the pickup at this hour, city time.
+    timezone: str = "America/Los_Angeles"
+    reminder_hour_day_before: int = Field(default=17, ge=0, le=23)
 
     # Sender: temporary failures retried with backoff up to this many attempts.
     send_max_attempts: int = 5

@@ -15,7 +15,7 @@ from haulbridge_runtime.envelope import new_event
 from haulbridge_runtime.kafka import new_producer
 from haulbridge_runtime.topics import EventType
 from notify.app import build_app
-from notify.events import KINDS
+from notify.events import KINDS, remind_at
 from notify.templates_render import LANGUAGES, render_email
 
 
@@ -50,8 +50,73 @@ async def _publish(settings, *events):
 
 
 async def _statuses(notify) -> list[tuple]:
+    """The messages that go out when their event comes (the day-before reminder waits; see its own tests)."""
     async with notify.pool.acquire() as conn:
-        return [tuple(r) for r in await conn.fetch("SELECT kind, status FROM notifications ORDER BY created_at")]
+        return [tuple(r) for r in await conn.fetch(
+            "SELECT kind, status FROM notifications WHERE kind <> 'pickup_reminder' ORDER BY created_at")]
+
+
+async def _reminders(notify) -> list[dict]:
+    async with notify.pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch(
+            "SELECT occurrence, status, next_attempt_at, error FROM notifications WHERE kind = 'pickup_reminder'"
+            " ORDER BY created_at")]
+
+
+async def test_the_reminder_waits_in_the_database_for_the_evening_before_and_goes_once(
+        notify, notify_settings, mailbox):
+    requested, _confirmed = _events(language="es")
+    pickup = date.fromisoformat(requested.data["pickup_date"])
+    await _publish(notify_settings, requested, requested)
+    await eventually(lambda: _kinds_sent(notify, 1), what="the received email")
+    [reminder] = await _reminders(notify)
+    assert (reminder["occurrence"], reminder["status"]) == (pickup.isoformat(), "created")
+    assert reminder["next_attempt_at"] == remind_at(pickup, notify_settings)  # 17:00 the day before, city time
+    assert len(mailbox.messages) == 1  # not before its time
+
+    # The clock reaches the evening before the pickup.
+    async with notify.pool.acquire() as conn:
+        await conn.execute("UPDATE notifications SET next_attempt_at = now() WHERE kind = 'pickup_reminder'")
+    await eventually(lambda: _reminder_sent(notify), what="the reminder")
+    await asyncio.sleep(1)
+    assert [m["subject"] for m in mailbox.messages][1:] == ["Recordatorio: su recolección es mañana (JP-2026-000077)"]
+    assert "llantas" in mailbox.messages[1]["text"]  # what not to put out
+
+
+async def test_moving_the_pickup_moves_the_reminder_and_cancelling_withdraws_it(notify, notify_settings):
+    requested, _confirmed = _events()
+    data = requested.data
+    first = date.fromisoformat(data["pickup_date"])
+    later = first + timedelta(days=7)
+    moved = new_event(type=EventType.BOOKING_RESCHEDULED, source="/haulbridge/booking", subject=requested.subject,
+                      data={"booking_id": data["booking_id"], "reference": data["reference"], "hauler_id": "valley-haul",
+                            "previous_pickup_date": first.isoformat(), "pickup_date": later.isoformat(),
+                            "target_date": later.isoformat(), "by": "resident"})
+    await _publish(notify_settings, requested, moved)
+    await eventually(lambda: _reminder_count(notify, 2), what="a reminder for the new date")
+    old, new = await _reminders(notify)
+    assert (old["occurrence"], old["status"], old["error"]) == (first.isoformat(), "withdrawn", "the pickup moved")
+    assert (new["occurrence"], new["status"]) == (later.isoformat(), "created")
+    assert new["next_attempt_at"] == remind_at(later, notify_settings)
+
+    cancelled = new_event(type=EventType.BOOKING_CANCELLED, source="/haulbridge/booking", subject=requested.subject,
+                          data={"booking_id": data["booking_id"], "reference": data["reference"],
+                                "hauler_id": "valley-haul", "pickup_date": later.isoformat(), "by": "resident"})
+    await _publish(notify_settings, cancelled)
+    await eventually(lambda: _reminder_withdrawn(notify, later), what="the reminder to be withdrawn")
+    assert (await _reminders(notify))[1]["error"] == "the booking was cancelled"
+
+
+async def _reminder_sent(notify) -> bool:
+    return [r["status"] for r in await _reminders(notify)] == ["sent"]
+
+
+async def _reminder_count(notify, count: int) -> bool:
+    return len(await _reminders(notify)) == count
+
+
+async def _reminder_withdrawn(notify, day: date) -> bool:
+    return any(r["occurrence"] == day.isoformat() and r["status"] == "withdrawn" for r in await _reminders(notify))
 
 
 async def test_a_confirmation_redelivered_three_times_is_emailed_once(notify, notify_settings, mailbox):
