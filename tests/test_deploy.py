@@ -26,3 +26,10 @@ def test_an_empty_integrations_file_variable_means_no_file(monkeypatch):
 
     monkeypatch.setenv("ADAPTERS_INTEGRATIONS_FILE", "")  # what `${VAR:-}` in a compose file gives
     assert AdapterSettings().integrations_file is None
+
+
+def test_an_empty_operator_token_turns_template_previews_off(monkeypatch):
+    from notify.settings import NotifySettings
+
+    monkeypatch.setenv("NOTIFY_OPERATOR_TOKEN", "")  # compose's `${NOTIFY_OPERATOR_TOKEN:-}` when unset
+    assert NotifySettings().operator_token is None  # never an empty secret that "Bearer " would match

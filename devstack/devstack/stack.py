@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -95,6 +96,7 @@ class Platform:
     sim_complete_delay: float = 3.0
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per process name
     processes: dict[str, Process] = field(default_factory=dict)
+    notify_operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,8 @@ class Platform:
                                 f"http://127.0.0.1:{p.adapters}/readyz"),
             "notify": ([py, "-m", "notify"],
                        {**self._service_env("NOTIFY_", "notify", p.notify),
-                        "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5"},
+                        "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5",
+                        "NOTIFY_OPERATOR_TOKEN": self.notify_operator_token},
                        f"http://127.0.0.1:{p.notify}/readyz"),
         }
         argv, env, ready = specs[name]

@@ -10,6 +10,7 @@ from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 
 from . import events, repository
+from .previews import router as previews_router
 from .sender import Sender, sweep_forever
 from .settings import NotifySettings
 
@@ -27,6 +28,7 @@ def build_app(settings: NotifySettings | None = None) -> FastAPI:
     runtime.job("sweeper", lambda: sweep_forever(pool_getter=lambda: runtime.pool, settings=settings))
     app = create_app(runtime, title="Haulbridge notify")
     app.state.settings = settings
+    app.include_router(previews_router)
 
     @app.get("/v1/bookings/{booking_id}/notifications", tags=["notifications"])
     async def booking_notifications(booking_id: uuid.UUID, request: Request) -> list[dict]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from haulbridge_runtime.settings import ServiceSettings
@@ -17,6 +17,14 @@ class NotifySettings(ServiceSettings):
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
+
+    # Bearer token for notify's /admin/v1 (template previews). Unset: those endpoints refuse everyone.
+    operator_token: SecretStr | None = None
+
+    @field_validator("operator_token", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value  # NOTIFY_OPERATOR_TOKEN=
 
     # The reminder goes out the day before the pickup at this hour, city time.
     timezone: str = "America/Los_Angeles"

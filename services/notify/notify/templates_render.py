@@ -48,14 +48,15 @@ def language_of(preference: str | None) -> str:
     return base if base.isalpha() and len(base) <= 3 else FALLBACK_LANGUAGE
 
 
-def _templates(kind: str, language: str):
+def _templates(kind: str, language: str, *, count: bool):
     try:
         return _env.get_template(f"email/{kind}.{language}.txt"), _env.get_template(f"email/{kind}.{language}.html")
     except TemplateNotFound:
         if language == FALLBACK_LANGUAGE:
             raise
-        FALLBACKS.labels(kind, language if language in LANGUAGES else "other").inc()
-        return _templates(kind, FALLBACK_LANGUAGE)
+        if count:
+            FALLBACKS.labels(kind, language if language in LANGUAGES else "other").inc()
+        return _templates(kind, FALLBACK_LANGUAGE, count=False)
 
 
 def _long_date(value, language: str) -> str | None:
@@ -64,9 +65,10 @@ def _long_date(value, language: str) -> str | None:
     return format_date(value, format="full", locale=language) if isinstance(value, date) else None
 
 
-def render_email(kind: str, language: str, context: dict) -> RenderedEmail:
+def render_email(kind: str, language: str, context: dict, *, preview: bool = False) -> RenderedEmail:
+    """The email for one message; ``preview`` renders it without counting a fallback."""
     wanted = language_of(language)
-    text_t, html_t = _templates(kind, wanted)
+    text_t, html_t = _templates(kind, wanted, count=not preview)
     used = text_t.name.split(".")[-2]
     strings = _STRINGS[used]
     ctx = {"window": None, "hauler_name": None, "reason": None, "by": None, "previous_pickup_date": None,

@@ -26,7 +26,7 @@ def mailbox():
 def notify_settings(database, infra, topic_prefix, mailbox) -> NotifySettings:
     return NotifySettings(database_url=database["notify"], kafka_bootstrap_servers=infra.bootstrap,
                           topic_prefix=topic_prefix, smtp_port=mailbox.port, send_retry_initial_seconds=0.1,
-                          send_poll_seconds=0.5)
+                          send_poll_seconds=0.5, operator_token="notify-test-operator-token")
 
 
 @pytest.fixture

@@ -225,3 +225,24 @@ async def _have_errors(client, count: int) -> bool:
     async with client.pool.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM notifications WHERE attempts >= 1 AND error IS NOT NULL"
                                    " AND status = 'created'") == count
+
+
+async def test_staff_preview_any_message_in_any_language_with_the_operator_token(notify, notify_settings):
+    assert (await notify.get("/admin/v1/templates")).status_code == 401
+    wrong = await notify.get("/admin/v1/templates", headers={"Authorization": "Bearer not-it"})
+    assert wrong.status_code == 401 and wrong.headers["content-type"] == "application/problem+json"
+    staff = {"Authorization": f"Bearer {notify_settings.operator_token.get_secret_value()}"}
+
+    listed = (await notify.get("/admin/v1/templates", headers=staff)).json()
+    assert {t["kind"] for t in listed} == set(KINDS)
+    assert all(t["languages"] == list(LANGUAGES) for t in listed)
+
+    shown = (await notify.get("/admin/v1/templates/pickup_confirmed/vi", headers=staff)).json()
+    assert shown["rendered_language"] == "vi" and not shown["fell_back_to_english"]
+    assert shown["subject"] == "Lịch thu gom của bạn đã được xác nhận (JP-2026-000123)"
+    assert "từ 08:00 đến 12:00" in shown["text"] and "<p>Xin chào Lan Nguyen,</p>" in shown["html"]
+
+    french = (await notify.get("/admin/v1/templates/pickup_confirmed/fr", headers=staff)).json()
+    assert french["fell_back_to_english"] and french["rendered_language"] == "en"
+    unknown = await notify.get("/admin/v1/templates/parking_ticket/en", headers=staff)
+    assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"

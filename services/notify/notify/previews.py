@@ -1,0 +1,57 @@
+"""Template previews for the city's staff: any message in any language, rendered with sample data.
+
+``GET /admin/v1/templates`` lists the messages; ``GET /admin/v1/templates/{kind}/{language}``
+renders one as a resident would get it, saying when it fell back to English. Calls need
+``Authorization: Bearer <NOTIFY_OPERATOR_TOKEN>``.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from fastapi import APIRouter, Depends, Request
+
+from haulbridge_runtime.problems import NotFound, Unauthorized, problem_responses
+
+from .events import KINDS
+from .templates_render import LANGUAGES, language_of, render_email
+
+
+def operator(request: Request) -> None:
+    token = request.app.state.settings.operator_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if token is None or scheme.lower() != "bearer" or not given.strip() or not secrets.compare_digest(
+            given.strip().encode(), token.get_secret_value().encode()):
+        raise Unauthorized("Template previews need 'Authorization: Bearer <NOTIFY_OPERATOR_TOKEN>'.")
+
+
+router = APIRouter(prefix="/admin/v1/templates", tags=["templates"], dependencies=[Depends(operator)],
+                   responses=problem_responses(401))
+
+
+def sample(kind: str) -> dict:
+    """What a demo-city booking would put in the message."""
+    pickup = date.today() + timedelta(days=8)
+    return {"name": "Lan Nguyen", "reference": "JP-2026-000123",
+            "manage_url": "https://junk.example.gov/v1/bookings/JP-2026-000123?token=sample",
+            "pickup_date": pickup, "previous_pickup_date": (pickup - timedelta(days=3)).isoformat(),
+            "window": {"from": "08:00", "to": "12:00"}, "hauler_name": "Valley Haul Co.",
+            "by": "hauler", "reason": "truck repairs" if kind != "pickup_missed" else "items not at the curb",
+            "completed_at": None}
+
+
+@router.get("", summary="The messages residents get, and the languages each is written in")
+async def list_templates() -> list[dict]:
+    return [{"kind": kind, "languages": [lang for lang in LANGUAGES
+                                         if render_email(kind, lang, sample(kind), preview=True).language == lang]}
+            for kind in KINDS]
+
+
+@router.get("/{kind}/{language}", responses=problem_responses(404), summary="One message, rendered with sample data")
+async def preview(kind: str, language: str) -> dict:
+    if kind not in KINDS:
+        raise NotFound(f"No message '{kind}'. Messages: {', '.join(KINDS)}.")
+    rendered = render_email(kind, language, sample(kind), preview=True)
+    return {"kind": kind, "language": language_of(language), "rendered_language": rendered.language,
+            "fell_back_to_english": rendered.language != language_of(language),
+            "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
