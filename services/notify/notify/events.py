@@ -61,6 +61,8 @@ NO_REMINDER_AFTER = {
     EventType.BOOKING_MISSED_REPORTED: "the pickup was missed",
 }
 KINDS = sorted({m.kind for m in MESSAGES.values()} | {REMINDER})
+# After these the booking is over: the retention clock for the resident's contact details starts.
+CLOSES_BOOKING = {EventType.PICKUP_COMPLETED, EventType.BOOKING_CANCELLED, EventType.DISPATCH_REJECTED}
 
 
 def remind_at(pickup_date: date, settings: NotifySettings) -> datetime:
@@ -100,6 +102,8 @@ def handlers(pool_getter, settings: NotifySettings) -> dict:
             await _create(conn, booking_id=booking_id, kind=message.kind, occurrence=message.occurrence(data),
                           context=context, correlation_id=event.correlationid)
             await _plan_reminder(conn, event, booking_id, settings)
+            if event.type in CLOSES_BOOKING:
+                await repository.close(conn, booking_id=booking_id)
 
     return {event_type: on_event for event_type in MESSAGES}
 

@@ -18,6 +18,21 @@ async def upsert_recipient(conn: asyncpg.Connection, *, booking_id: UUID, refere
     )
 
 
+async def close(conn: asyncpg.Connection, *, booking_id: UUID) -> None:
+    """The booking is over (done, cancelled, rejected): the retention clock for its contact starts."""
+    await conn.execute("INSERT INTO closed_bookings (booking_id) VALUES ($1) ON CONFLICT DO NOTHING", booking_id)
+
+
+async def forget_contacts(conn: asyncpg.Connection, *, closed_days_ago: int) -> int:
+    """Blank the contact details of bookings closed that long ago; how many."""
+    status = await conn.execute(
+        "UPDATE recipients SET name = '(removed)', email = NULL, phone = NULL, manage_url = NULL,"
+        " details_removed_at = now() FROM closed_bookings c"
+        " WHERE c.booking_id = recipients.booking_id AND recipients.details_removed_at IS NULL"
+        "   AND c.closed_at < now() - make_interval(days => $1)", closed_days_ago)
+    return int(status.split()[-1])
+
+
 async def move_pickup(conn: asyncpg.Connection, *, booking_id: UUID, pickup_date) -> None:
     await conn.execute("UPDATE recipients SET pickup_date = $2 WHERE booking_id = $1", booking_id, pickup_date)
 
@@ -50,7 +65,7 @@ async def withdraw(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, rea
 async def due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """Messages due to be sent whose recipient is known, oldest first (not yet claimed)."""
     return await conn.fetch(
-        "SELECT n.*, r.reference, r.name, r.email, r.phone, r.language, r.pickup_date, r.manage_url"
+        "SELECT n.*, r.reference, r.name, r.email, r.phone, r.language, r.channels, r.pickup_date, r.manage_url"
         " FROM notifications n JOIN recipients r ON r.booking_id = n.booking_id"
         " WHERE n.status = 'created' AND n.next_attempt_at <= now() ORDER BY n.created_at LIMIT $1",
         limit,
@@ -80,6 +95,12 @@ async def mark_retry(conn: asyncpg.Connection, notification_id: UUID, *, error: 
         " next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
         notification_id, error, delay_seconds,
     )
+
+
+async def mark_not_sent(conn: asyncpg.Connection, notification_id: UUID, *, reason: str) -> None:
+    """Not sent on purpose (the resident did not choose this channel): recorded, never retried."""
+    await conn.execute("UPDATE notifications SET status = 'not_sent', error = $2 WHERE id = $1",
+                       notification_id, reason)
 
 
 async def mark_failed(conn: asyncpg.Connection, notification_id: UUID, *, error: str) -> None:

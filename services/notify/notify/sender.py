@@ -81,6 +81,11 @@ class Sender:
         row = {**row, "attempts": attempts}
         with bound(correlation_id=row["correlation_id"], notification_id=str(row["id"]), kind=row["kind"],
                    booking_id=str(row["booking_id"])):
+            if row["channel"] not in row["channels"]:
+                async with pool.acquire() as conn:
+                    await repository.mark_not_sent(conn, row["id"], reason=f"the resident did not choose "
+                                                   f"{row['channel']} (chose {', '.join(row['channels'])})")
+                return
             if not row["email"]:
                 async with pool.acquire() as conn:
                     await repository.mark_failed(conn, row["id"], error="no email address for this booking")
@@ -120,10 +125,19 @@ class Sender:
             log.info("email sent", to=mask_email(row["email"]), language=rendered.language)
 
 
+async def sweep(*, pool_getter, settings: NotifySettings) -> None:
+    """Messages stuck in "sending" become "unknown"; contacts of long-closed bookings are forgotten."""
+    async with pool_getter().acquire() as conn:
+        stuck = await repository.time_out_sending(conn, settings.sending_timeout_seconds)
+        forgotten = await repository.forget_contacts(conn, closed_days_ago=settings.contact_retention_days)
+    if stuck:
+        log.warning("messages interrupted while sending marked unknown", count=stuck)
+    if forgotten:
+        log.info("contact details removed after the retention period", count=forgotten,
+                 days=settings.contact_retention_days)
+
+
 async def sweep_forever(*, pool_getter, settings: NotifySettings, every_seconds: float = 30.0) -> None:
     while True:
-        async with pool_getter().acquire() as conn:
-            stuck = await repository.time_out_sending(conn, settings.sending_timeout_seconds)
-        if stuck:
-            log.warning("messages interrupted while sending marked unknown", count=stuck)
+        await sweep(pool_getter=pool_getter, settings=settings)
         await asyncio.sleep(every_seconds)

@@ -26,6 +26,9 @@ class NotifySettings(ServiceSettings):
     def _empty_means_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value  # NOTIFY_OPERATOR_TOKEN=
 
+    # Contact details are blanked this many days after the booking closes.
+    contact_retention_days: int = Field(default=90, ge=0)
+
     # The reminder goes out the day before the pickup at this hour, city time.
     timezone: str = "America/Los_Angeles"
     reminder_hour_day_before: int = Field(default=17, ge=0, le=23)

@@ -16,10 +16,12 @@ from haulbridge_runtime.kafka import new_producer
 from haulbridge_runtime.topics import EventType
 from notify.app import build_app
 from notify.events import KINDS, remind_at
+from notify.sender import sweep
 from notify.templates_render import LANGUAGES, render_email
 
 
-def _events(email: str = "maria@example.org", language: str = "es"):
+def _events(email: str | None = "maria@example.org", language: str = "es", channels=("email",),
+            phone: str | None = None):
     booking_id = str(uuid.uuid4())
     pickup = (date.today() + timedelta(days=6)).isoformat()
     requested = new_event(type=EventType.BOOKING_REQUESTED, source="/haulbridge/booking", subject=booking_id, data={
@@ -27,7 +29,7 @@ def _events(email: str = "maria@example.org", language: str = "es"):
         "pickup_date": pickup, "target_date": pickup,
         "address": {"text": "1300 Senter Rd, San Jose, CA 95112", "latitude": 37.3257, "longitude": -121.861},
         "items": [{"item": "washer", "label": "Washing machine", "quantity": 1}],
-        "contact": {"name": "María", "email": email, "phone": None, "language": language, "channels": ["email"]},
+        "contact": {"name": "María", "email": email, "phone": phone, "language": language, "channels": list(channels)},
         "notes": None, "channel": "app", "manage_url": f"http://127.0.0.1:8001/v1/bookings/{booking_id}",
     })
     confirmed = new_event(type=EventType.PICKUP_CONFIRMED, source="/haulbridge/hauler-adapters",
@@ -246,3 +248,55 @@ async def test_staff_preview_any_message_in_any_language_with_the_operator_token
     assert french["fell_back_to_english"] and french["rendered_language"] == "en"
     unknown = await notify.get("/admin/v1/templates/parking_ticket/en", headers=staff)
     assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"
+
+
+async def test_a_resident_who_chose_only_sms_gets_no_email_and_each_message_says_why(notify, notify_settings, mailbox):
+    requested, confirmed = _events(email=None, phone="+14085550123", channels=("sms",))
+    await _publish(notify_settings, requested, confirmed)
+    await eventually(lambda: _all_in(notify, 2, "not_sent"), what="both messages to be settled")
+    async with notify.pool.acquire() as conn:
+        reasons = {r["error"] for r in await conn.fetch("SELECT error FROM notifications WHERE status = 'not_sent'")}
+    assert reasons == {"the resident did not choose email (chose sms)"}
+    assert mailbox.messages == []
+
+
+async def test_contact_details_are_forgotten_the_set_number_of_days_after_the_booking_closes(
+        notify, notify_settings, mailbox):
+    done, _ = _events()
+    still_open, _ = _events(email="lan@example.org", language="vi")
+    completed = new_event(type=EventType.PICKUP_COMPLETED, source="/haulbridge/hauler-adapters",
+                          subject=done.subject, data={"booking_id": done.data["booking_id"], "hauler_id": "valley-haul",
+                                                      "reference": done.data["reference"]})
+    await _publish(notify_settings, done, still_open, completed)
+    await eventually(lambda: _closed(notify, done), what="the booking to be recorded as closed")
+
+    await sweep(pool_getter=lambda: notify.pool, settings=notify_settings)
+    assert await _contact(notify, done) == ("María", "maria@example.org")  # closed today: kept
+
+    async with notify.pool.acquire() as conn:  # the retention period passes
+        await conn.execute("UPDATE closed_bookings SET closed_at = now() - make_interval(days => $1 + 1)",
+                           notify_settings.contact_retention_days)
+    await sweep(pool_getter=lambda: notify.pool, settings=notify_settings)
+    assert await _contact(notify, done) == ("(removed)", None)
+    assert await _contact(notify, still_open) == ("María", "lan@example.org")  # an open booking keeps its contact
+    async with notify.pool.acquire() as conn:  # what was sent stays on record, without the person
+        assert await conn.fetchval("SELECT count(*) FROM notifications WHERE booking_id = $1",
+                                   uuid.UUID(done.data["booking_id"])) >= 1
+
+
+async def _all_in(notify, count: int, status: str) -> bool:
+    statuses = await _statuses(notify)
+    return len(statuses) == count and all(s == status for _, s in statuses)
+
+
+async def _closed(notify, requested) -> bool:
+    async with notify.pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM closed_bookings c JOIN recipients r USING (booking_id)"
+                                   " WHERE booking_id = $1", uuid.UUID(requested.data["booking_id"])) == 1
+
+
+async def _contact(notify, requested) -> tuple:
+    async with notify.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT name, email FROM recipients WHERE booking_id = $1",
+                                  uuid.UUID(requested.data["booking_id"]))
+    return row["name"], row["email"]
