@@ -31,7 +31,7 @@ from tenacity import (
 from . import metrics, topics
 from .envelope import Event
 from .inbox import AlreadyProcessed
-from .kafka import new_producer
+from .kafka import close_quietly, new_producer
 from .logs import bound, get_logger
 
 log = get_logger(__name__)
@@ -119,8 +119,8 @@ class EventConsumer:
                 self._record_lag(batches)
         finally:
             self.running = False
-            await consumer.stop()
-            await self._dlq_producer.stop()
+            await close_quietly(consumer, what=f"consumer:{self.group_id}")
+            await close_quietly(self._dlq_producer, what=f"dlq-producer:{self.group_id}")
 
     def _record_lag(self, batches) -> None:
         for tp, records in batches.items():

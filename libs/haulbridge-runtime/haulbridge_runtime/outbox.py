@@ -18,7 +18,7 @@ import asyncpg
 
 from . import metrics, topics
 from .envelope import Event
-from .kafka import ensure_topics, new_producer, platform_topics
+from .kafka import close_quietly, ensure_topics, new_producer, platform_topics
 from .logs import get_logger
 
 log = get_logger(__name__)
@@ -120,10 +120,7 @@ class OutboxRelay:
     async def _close_producer(self) -> None:
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            try:
-                await producer.stop()
-            except Exception:  # already broken; we only want the sockets gone
-                pass
+            await close_quietly(producer, what=f"{self.service}-outbox")
 
     async def _publish_loop(self) -> None:
         loop = asyncio.get_running_loop()

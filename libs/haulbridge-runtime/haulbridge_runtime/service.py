@@ -33,6 +33,10 @@ from .settings import ServiceSettings
 log = get_logger(__name__)
 
 
+# How long stopping may wait for the background tasks (consumers, relay, jobs) after cancelling them.
+STOP_TIMEOUT_SECONDS = 15.0
+
+
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, migrations: Path) -> None:
         self.settings = settings
@@ -118,7 +122,12 @@ class ServiceRuntime:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded, so a stuck task cannot outlast the orchestrator's grace period (30 s by default)
+            # and get the process killed before the pool closes; each task's own clean-up is bounded too.
+            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+            if stuck:
+                log.warning("background tasks still stopping; going on", tasks=sorted(t.get_name() for t in stuck))
         for hook in self._on_stop:
             await hook()
         if self.relay is not None:
