@@ -150,7 +150,8 @@ class Platform:
             "notify": ([py, "-m", "notify"],
                        {**self._service_env("NOTIFY_", "notify", p.notify),
                         "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5",
-                        "NOTIFY_OPERATOR_TOKEN": self.notify_operator_token},
+                        "NOTIFY_OPERATOR_TOKEN": self.notify_operator_token,
+                        "NOTIFY_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.notify}"},
                        f"http://127.0.0.1:{p.notify}/readyz"),
         }
         argv, env, ready = specs[name]

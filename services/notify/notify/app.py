@@ -11,6 +11,7 @@ from haulbridge_runtime.service import ServiceRuntime, create_app
 
 from . import events, repository
 from .previews import router as previews_router
+from .unsubscribe import router as unsubscribe_router
 from .sender import Sender, sweep_forever
 from .settings import NotifySettings
 
@@ -29,6 +30,7 @@ def build_app(settings: NotifySettings | None = None) -> FastAPI:
     app = create_app(runtime, title="Haulbridge notify")
     app.state.settings = settings
     app.include_router(previews_router)
+    app.include_router(unsubscribe_router)
 
     @app.get("/v1/bookings/{booking_id}/notifications", tags=["notifications"])
     async def booking_notifications(booking_id: uuid.UUID, request: Request) -> list[dict]:

@@ -25,13 +25,17 @@ class PermanentSendError(Exception):
     """The provider refused the message for good (5xx SMTP reply)."""
 
 
-def build_message(*, settings: NotifySettings, to: str, rendered: RenderedEmail, notification_id: str) -> EmailMessage:
+def build_message(*, settings: NotifySettings, to: str, rendered: RenderedEmail, notification_id: str,
+                  unsubscribe_url: str | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = to
     msg["Subject"] = rendered.subject
     msg["Message-ID"] = make_msgid(idstring=notification_id, domain="haulbridge.notify")
     msg["X-Haulbridge-Notification-Id"] = notification_id
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     msg["Content-Language"] = rendered.language  # after set_content, which drops Content-* headers

@@ -33,6 +33,13 @@ async def forget_contacts(conn: asyncpg.Connection, *, closed_days_ago: int) -> 
     return int(status.split()[-1])
 
 
+async def stop_channel(conn: asyncpg.Connection, *, booking_id: UUID, channel: str) -> bool:
+    """The resident opted out of a channel for this booking; False when the booking is unknown here."""
+    return await conn.fetchval(
+        "UPDATE recipients SET channels = array_remove(channels, $2) WHERE booking_id = $1 RETURNING true",
+        booking_id, channel) is not None
+
+
 async def move_pickup(conn: asyncpg.Connection, *, booking_id: UUID, pickup_date) -> None:
     await conn.execute("UPDATE recipients SET pickup_date = $2 WHERE booking_id = $1", booking_id, pickup_date)
 

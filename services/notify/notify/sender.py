@@ -19,7 +19,7 @@ from haulbridge_runtime.logs import bound, get_logger, mask_email
 from haulbridge_runtime.outbox import add_event
 from haulbridge_runtime.topics import EventType
 
-from . import mailer, repository
+from . import mailer, repository, unsubscribe
 from .settings import NotifySettings
 from .templates_render import render_email
 
@@ -83,8 +83,8 @@ class Sender:
                    booking_id=str(row["booking_id"])):
             if row["channel"] not in row["channels"]:
                 async with pool.acquire() as conn:
-                    await repository.mark_not_sent(conn, row["id"], reason=f"the resident did not choose "
-                                                   f"{row['channel']} (chose {', '.join(row['channels'])})")
+                    await repository.mark_not_sent(conn, row["id"], reason=f"{row['channel']} is not among the "
+                                                   f"resident's channels ({', '.join(row['channels']) or 'none'})")
                 return
             if not row["email"]:
                 async with pool.acquire() as conn:
@@ -96,7 +96,8 @@ class Sender:
                        if row["context"].get("pickup_date") else row["pickup_date"]}
             rendered = render_email(row["kind"], row["language"], context)
             message = mailer.build_message(settings=self.settings, to=row["email"], rendered=rendered,
-                                           notification_id=str(row["id"]))
+                                           notification_id=str(row["id"]),
+                                           unsubscribe_url=unsubscribe.link(row["booking_id"], self.settings))
             try:
                 await mailer.send(message, settings=self.settings)
             except mailer.PermanentSendError as exc:

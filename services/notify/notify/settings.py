@@ -18,6 +18,10 @@ class NotifySettings(ServiceSettings):
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
 
+    # One-click unsubscribe links (List-Unsubscribe, RFC 8058) point here and are signed with the secret.
+    public_base_url: str = "http://127.0.0.1:8003"
+    unsubscribe_secret: SecretStr = SecretStr("dev-only-unsubscribe-secret-change-me")
+
     # Bearer token for notify's /admin/v1 (template previews). Unset: those endpoints refuse everyone.
     operator_token: SecretStr | None = None
 

@@ -256,7 +256,7 @@ async def test_a_resident_who_chose_only_sms_gets_no_email_and_each_message_says
     await eventually(lambda: _all_in(notify, 2, "not_sent"), what="both messages to be settled")
     async with notify.pool.acquire() as conn:
         reasons = {r["error"] for r in await conn.fetch("SELECT error FROM notifications WHERE status = 'not_sent'")}
-    assert reasons == {"the resident did not choose email (chose sms)"}
+    assert reasons == {"email is not among the resident's channels (sms)"}
     assert mailbox.messages == []
 
 
@@ -300,3 +300,27 @@ async def _contact(notify, requested) -> tuple:
         row = await conn.fetchrow("SELECT name, email FROM recipients WHERE booking_id = $1",
                                   uuid.UUID(requested.data["booking_id"]))
     return row["name"], row["email"]
+
+
+async def test_one_click_unsubscribe_stops_the_bookings_later_emails(notify, notify_settings, mailbox):
+    requested, confirmed = _events()
+    await _publish(notify_settings, requested)
+    await eventually(lambda: _kinds_sent(notify, 1), what="the received email")
+    [received] = mailbox.messages
+    assert received["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = received["headers"]["List-Unsubscribe"].strip("<>")
+    assert url.startswith(f"{notify_settings.public_base_url}/v1/unsubscribe/")
+
+    forged = await notify.post("/v1/unsubscribe/" + url.rsplit("/", 1)[1][:-2] + "xx")
+    assert forged.status_code == 404 and forged.json()["type"] == "/problems/unsubscribe-link-invalid"
+    r = await notify.post(url.removeprefix(notify_settings.public_base_url))  # what a mail client does
+    assert r.status_code == 200 and r.json()["unsubscribed"] == "email"
+
+    await _publish(notify_settings, confirmed)
+    await eventually(lambda: _statuses_are(notify, [("booking_received", "sent"), ("pickup_confirmed", "not_sent")]),
+                     what="the confirmation to be held back")
+    assert len(mailbox.messages) == 1
+
+
+async def _statuses_are(notify, expected: list[tuple]) -> bool:
+    return await _statuses(notify) == expected
