@@ -1,7 +1,8 @@
 """``make bench`` (``python -m benchmarks``): start the embedded infrastructure, run the
 benchmarks, print their tables, stop everything it started.
 
-Environment: BENCH_BOOKINGS (default 2000), BENCH_WARMUP (100), BENCH_CLIENTS (50), BENCH_HTTP_CLIENT
+Environment: BENCH_ONLY (booking or notify; both when unset), BENCH_MESSAGES (notify, 1000),
+BENCH_BOOKINGS (default 2000), BENCH_WARMUP (100), BENCH_CLIENTS (50), BENCH_HTTP_CLIENT
 (aiohttp, the default, or httpx),
 BENCH_POOL (the service's db_pool_max default, 10), BENCH_ROUNDS (2: raw and API
 phases alternate this many times), BENCH_SHARED_CLIENT=1 (one httpx
@@ -12,6 +13,7 @@ the aims are reported, not enforced.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from devstack.infra import EmbeddedPostgres, TansuBroker, free_port
 from devstack.stack import Platform, Ports, prepare_database
 from haulbridge_runtime.logs import configure_logging
 
-from . import booking_throughput
+from . import booking_throughput, notify_throughput
 
 
 def say(message: str) -> None:
@@ -50,16 +52,23 @@ def main() -> int:
         broker.start()
         dsns = asyncio.run(prepare_database(pg.admin_dsn, "haulbridge_bench"))
         platform = Platform(dsns=dsns, bootstrap=broker.bootstrap, run_dir=run_dir,
-                            ports=Ports(booking=free_port()))
+                            ports=Ports(booking=free_port(), adapters=free_port(), notify=free_port(),
+                                        json_hauler=free_port(), smtp=free_port(), smtp_http=free_port()))
         say("seeding the demo city ...")
         platform.seed_demo_city()
         loop_factory = uvloop.new_event_loop if uvloop is not None else None
+        only = os.environ.get("BENCH_ONLY", "")  # booking or notify; empty: both
+        failures = 0
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            result = booking_throughput.run(platform, runner, config, postgres_pid=pg.process.pid,
-                                            broker_pid=broker.process.pid, say=say)
-        print(booking_throughput.report(result), flush=True)
-        keep_logs = result.failures > 0
-        return 1 if result.failures else 0
+            if only in ("", "booking"):
+                result = booking_throughput.run(platform, runner, config, postgres_pid=pg.process.pid,
+                                                broker_pid=broker.process.pid, say=say)
+                print(booking_throughput.report(result), flush=True)
+                failures = result.failures
+            if only in ("", "notify"):
+                print(notify_throughput.report(notify_throughput.run(platform, runner, say=say)), flush=True)
+        keep_logs = failures > 0
+        return 1 if failures else 0
     finally:
         if platform is not None:
             platform.stop_all()
