@@ -49,12 +49,16 @@ async def create_notification(conn: asyncpg.Connection, *, booking_id: UUID, kin
                               send_at: datetime | None = None) -> bool:
     """False when this (booking, kind, channel, occurrence) message already exists: it is never made twice.
 
-    ``send_at`` schedules it (a reminder): it waits in the table, not in memory, until then.
+    ``send_at`` schedules it (a reminder): it waits in the table, not in memory, until then. A
+    scheduled message that was withdrawn (the pickup moved away, then back) is scheduled again.
     """
     return bool(await conn.fetchval(
         "INSERT INTO notifications (id, booking_id, kind, channel, occurrence, context, correlation_id,"
         " next_attempt_at) VALUES ($1,$2,$3,$4,$5,$6,$7, coalesce($8, now()))"
-        " ON CONFLICT (booking_id, kind, channel, occurrence) DO NOTHING RETURNING true",
+        " ON CONFLICT (booking_id, kind, channel, occurrence) DO UPDATE"
+        "   SET status = 'created', error = NULL, next_attempt_at = EXCLUDED.next_attempt_at"
+        "   WHERE $8::timestamptz IS NOT NULL AND notifications.status = 'withdrawn'"
+        " RETURNING true",
         uuid.uuid4(), booking_id, kind, channel, occurrence, context, correlation_id, send_at,
     ))
 

@@ -101,12 +101,20 @@ async def test_moving_the_pickup_moves_the_reminder_and_cancelling_withdraws_it(
     assert (new["occurrence"], new["status"]) == (later.isoformat(), "created")
     assert new["next_attempt_at"] == remind_at(later, notify_settings)
 
+    back = new_event(type=EventType.BOOKING_RESCHEDULED, source="/haulbridge/booking", subject=requested.subject,
+                     data={**moved.data, "previous_pickup_date": later.isoformat(), "pickup_date": first.isoformat(),
+                           "target_date": first.isoformat()})
+    await _publish(notify_settings, back)  # moved back to the first date: its reminder is scheduled again
+    await eventually(lambda: _reminder_withdrawn(notify, later), what="the later reminder to be withdrawn")
+    assert [(r["occurrence"], r["status"]) for r in await _reminders(notify)] == [
+        (first.isoformat(), "created"), (later.isoformat(), "withdrawn")]
+
     cancelled = new_event(type=EventType.BOOKING_CANCELLED, source="/haulbridge/booking", subject=requested.subject,
                           data={"booking_id": data["booking_id"], "reference": data["reference"],
-                                "hauler_id": "valley-haul", "pickup_date": later.isoformat(), "by": "resident"})
+                                "hauler_id": "valley-haul", "pickup_date": first.isoformat(), "by": "resident"})
     await _publish(notify_settings, cancelled)
-    await eventually(lambda: _reminder_withdrawn(notify, later), what="the reminder to be withdrawn")
-    assert (await _reminders(notify))[1]["error"] == "the booking was cancelled"
+    await eventually(lambda: _reminder_withdrawn(notify, first), what="the reminder to be withdrawn")
+    assert (await _reminders(notify))[0]["error"] == "the booking was cancelled"
 
 
 async def _reminder_sent(notify) -> bool:
