@@ -5,7 +5,6 @@ import asyncpg
 
 from haulbridge_runtime.envelope import Event
 from haulbridge_runtime.inbox import inbox_transaction
-
 from haulbridge_runtime.topics import EventType
 
 from . import city_rules

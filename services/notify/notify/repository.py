@@ -8,6 +8,11 @@ from uuid import UUID
 import asyncpg
 
 
+def _rows(status: str) -> int:
+    """How many rows a command changed, from its status ("UPDATE 3")."""
+    return int(status.split()[-1])
+
+
 async def upsert_recipient(conn: asyncpg.Connection, *, booking_id: UUID, reference: str, contact: dict,
                            pickup_date, manage_url: str | None) -> None:
     await conn.execute(
@@ -30,7 +35,7 @@ async def forget_contacts(conn: asyncpg.Connection, *, closed_days_ago: int) -> 
         " details_removed_at = now() FROM closed_bookings c"
         " WHERE c.booking_id = recipients.booking_id AND recipients.details_removed_at IS NULL"
         "   AND c.closed_at < now() - make_interval(days => $1)", closed_days_ago)
-    return int(status.split()[-1])
+    return _rows(status)
 
 
 async def stop_channel(conn: asyncpg.Connection, *, booking_id: UUID, channel: str) -> bool:
@@ -70,7 +75,7 @@ async def withdraw(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, rea
         "UPDATE notifications SET status = 'withdrawn', error = $3"
         " WHERE booking_id = $1 AND kind = $2 AND status = 'created' AND occurrence IS DISTINCT FROM $4",
         booking_id, kind, reason, keep_occurrence)
-    return int(status.split()[-1])
+    return _rows(status)
 
 
 async def due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
@@ -126,7 +131,7 @@ async def time_out_sending(conn: asyncpg.Connection, older_than_seconds: int) ->
         " WHERE status = 'sending' AND sending_at < now() - make_interval(secs => $1)",
         older_than_seconds,
     )
-    return int(status.split()[-1])
+    return _rows(status)
 
 
 async def notifications_for(conn: asyncpg.Connection, booking_id: UUID) -> list[asyncpg.Record]:

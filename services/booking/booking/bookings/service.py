@@ -160,6 +160,9 @@ def manage_url(booking_id: uuid.UUID, reference: str, *, settings: BookingSettin
     return f"{settings.public_base_url}/v1/bookings/{reference}?token={token}"
 
 
+# How a hauler report's decision shows in the booking's timeline.
+OUTCOME = {Decision.APPLY: "applied", Decision.STALE: "stale", Decision.ILLEGAL: "refused"}
+
 # What each hauler report means for the booking, and the timeline step it shows as.
 HAULER_REPORTS: dict[str, tuple[Status, str]] = {
     EventType.DISPATCH_ACCEPTED: (Status.DISPATCHED, "sent_to_hauler"),
@@ -189,7 +192,7 @@ async def apply_hauler_report(conn: asyncpg.Connection, *, event: Event) -> Deci
     await repository.add_history(
         conn, booking_id=booking_id, step=step, from_status=current,
         to_status=target if decision is Decision.APPLY else current,
-        outcome={Decision.APPLY: "applied", Decision.STALE: "stale", Decision.ILLEGAL: "refused"}[decision],
+        outcome=OUTCOME[decision],
         source=source, event_id=event.id, event_type=event.type, detail=detail,
     )
     return decision
@@ -229,7 +232,7 @@ async def apply_hauler_reschedule(conn: asyncpg.Connection, *, event: Event, set
             "by": "hauler", "reason": event.data.get("reason")}))
     await repository.add_history(
         conn, booking_id=booking_id, step="rescheduled_by_hauler", from_status=current, to_status=current,
-        outcome={Decision.APPLY: "applied", Decision.STALE: "stale", Decision.ILLEGAL: "refused"}[decision],
+        outcome=OUTCOME[decision],
         source=source, event_id=event.id, event_type=event.type, detail=detail,
     )
     return decision
