@@ -68,9 +68,45 @@ async def test_notify_killed_after_sending_an_email_never_sends_it_twice(platfor
         # The interrupted message is kept as "sending" (the attempt recorded before the send),
         # never re-sent; the sweeper later marks it "unknown" for an operator.
         messages = (await client.get(f"{urls.notify}/v1/bookings/{booking['id']}/notifications")).json()
-        assert {(m["kind"], m["status"]) for m in messages} == {
+        assert {(m["kind"], m["status"]) for m in messages if m["channel"] == "email"} == {
             (kind, "sending" if subject == interrupted else "sent") for subject, kind in kinds.items()} | {
             ("pickup_reminder", "withdrawn")}  # the day-before reminder: the pickup is already done
+
+
+async def test_notify_killed_after_a_provider_took_a_text_never_sends_it_twice(platform_factory):
+    # Kestrel only (it de-duplicates by our idempotency key); the sweeper runs often.
+    platform = platform_factory(extra_env={"notify": {
+        "HAULBRIDGE_FAILPOINTS": "notify.after_send", "NOTIFY_PELICAN_WEIGHT": "0",
+        "NOTIFY_SENDING_TIMEOUT_SECONDS": "1", "NOTIFY_SWEEP_SECONDS": "0.5",
+        "NOTIFY_SMS_QUIET_FROM_HOUR": "0", "NOTIFY_SMS_QUIET_UNTIL_HOUR": "0"}})  # whatever the hour of the run
+    platform.start_all()
+    urls = Urls(platform)
+    notify = platform.processes["notify"]
+    phone = "+14085551234"
+    contact = {"name": "Lan", "phone": phone, "language": "vi", "channels": ["sms"]}
+    async with httpx.AsyncClient(timeout=10) as client:
+        booking = (await client.post(f"{urls.booking}/v1/bookings", json=booking_body(contact=contact))).json()
+
+        await eventually(lambda: notify.popen.poll() is not None, what="notify to die after its first text")
+        assert notify.popen.returncode == -signal.SIGKILL
+        assert (await client.get(f"{urls.kestrel}/_sim/stats")).json()["per_recipient"] == {phone: 1}
+
+        platform.processes.pop("notify")
+        platform.start("notify", env={"HAULBRIDGE_FAILPOINTS": ""})
+        await eventually(lambda: _is(client, urls, booking, "completed"), timeout=120, what="the booking to complete")
+        messages = await eventually(lambda: _texts_sent(client, urls, booking, 3), what="three texts sent")
+        assert {m["kind"] for m in messages} == {"booking_received", "pickup_confirmed", "pickup_completed"}
+        # The interrupted text was re-driven with the same idempotency key (or settled by its
+        # receipt first): the resident's phone got each text once.
+        assert (await client.get(f"{urls.kestrel}/_sim/stats")).json()["per_recipient"] == {phone: 3}
+        texts = (await client.get(f"{urls.kestrel}/_sim/messages", params={"to": phone})).json()
+        assert all(t["encoding"] == "UCS-2" for t in texts)  # in Vietnamese
+
+
+async def _texts_sent(client, urls, booking, expect):
+    messages = (await client.get(f"{urls.notify}/v1/bookings/{booking['id']}/notifications")).json()
+    sent = [m for m in messages if m["channel"] == "sms" and m["status"] == "sent"]
+    return sent if len(sent) == expect else None
 
 
 async def _completed_and_sent(client, urls, booking) -> bool:

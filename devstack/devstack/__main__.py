@@ -41,6 +41,8 @@ Haulbridge is running (demo city: San José).
   Metrics            http://127.0.0.1:{ports.booking}/metrics  (same path on every service)
   Hauler simulator   http://127.0.0.1:{ports.json_hauler}/api/v1/jobs  (Bearer valley-haul-demo-key)
   Mail received      http://127.0.0.1:{ports.smtp_http}/messages
+  Texts received     http://127.0.0.1:{ports.sms_pelican}/_sim/messages  (Pelican SMS, weight 3)
+                     http://127.0.0.1:{ports.sms_kestrel}/_sim/messages  (Kestrel Messaging, weight 1)
   PostgreSQL         postgresql://postgres@127.0.0.1:{pg.port}/haulbridge
   Kafka broker       {broker.bootstrap}  (topics booking.v1, hauler.v1, notify.v1 and their .dlq)
   Logs               {run_dir}/*.log
@@ -55,6 +57,11 @@ then follow it with the manage_url from the answer (the link residents get in th
 see free dates:  curl -s 'http://127.0.0.1:{ports.booking}/v1/availability?address=200+E+Santa+Clara+St'
 and the items:   curl -s -H 'Accept-Language: es' http://127.0.0.1:{ports.booking}/v1/items
 and read the mail:  curl -s http://127.0.0.1:{ports.smtp_http}/messages
+For texts, book with "contact": {{"name": "Lan", "phone": "+14085551234", "language": "vi",
+"channels": ["sms"]}}, read them at either provider's /_sim/messages, and text back as the resident:
+  curl -s -X POST http://127.0.0.1:{ports.sms_pelican}/_sim/inbound -H 'content-type: application/json' \
+       -d '{{"from": "+14085551234", "body": "HELP"}}'     (or STOP, START, C)
+(between 21:00 and 08:00 San José time texts wait for the morning: quiet hours)
 
 Demo keys (this run only):
   staff admin  Authorization: Bearer {keys["admin"]}

@@ -4,6 +4,7 @@ only (exactly as in production, where they run as separate containers).
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -27,6 +28,12 @@ DEMO_JSON_HAULER = {
     # Standard Webhooks secrets are base64 after "whsec_"; this one is for the demo only.
     "webhook_secret": "whsec_dmFsbGV5LWhhdWwtZGVtby13ZWJob29rLXNlY3JldA==",
 }
+
+# The two SMS providers' demo accounts (simulated; the values are for the demo only).
+DEMO_PELICAN = {"account_sid": "AC00000000000000000000000000000001", "auth_token": "pelican-demo-auth-token",
+                "from": "+14085550100"}
+DEMO_KESTREL = {"api_key": "kestrel-demo-api-key", "from": "+14085550200",
+                "webhook_secret": "whsec_" + base64.b64encode(b"kestrel-demo-webhook-secret").decode()}
 
 
 def _dsn_for(admin_dsn: str, *, user: str, password: str, database: str) -> str:
@@ -71,6 +78,12 @@ class Ports:
     json_hauler: int = 8101
     smtp: int = 1025
     smtp_http: int = 8025
+    sms_pelican: int = 8111
+    sms_kestrel: int = 8112
+
+
+# Everything `make run` starts, simulators first.
+PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "booking", "hauler-adapters", "notify")
 
 
 @dataclass
@@ -136,6 +149,20 @@ class Platform:
                              "SIM_JSON_CONFIRM_DELAY": str(self.sim_confirm_delay),
                              "SIM_JSON_COMPLETE_DELAY": str(self.sim_complete_delay)},
                             f"http://127.0.0.1:{p.json_hauler}/_sim/stats"),
+            "sms-pelican": ([py, "-m", "haulbridge_simulators.sms_pelican"],
+                            {"SIM_PELICAN_PORT": str(p.sms_pelican),
+                             "SIM_PELICAN_ACCOUNT_SID": DEMO_PELICAN["account_sid"],
+                             "SIM_PELICAN_AUTH_TOKEN": DEMO_PELICAN["auth_token"],
+                             "SIM_PELICAN_FROM_NUMBER": DEMO_PELICAN["from"],
+                             "SIM_PELICAN_INBOUND_WEBHOOK_URL":
+                                 f"http://127.0.0.1:{p.notify}/webhooks/sms/pelican/inbound"},
+                            f"http://127.0.0.1:{p.sms_pelican}/_sim/stats"),
+            "sms-kestrel": ([py, "-m", "haulbridge_simulators.sms_kestrel"],
+                            {"SIM_KESTREL_PORT": str(p.sms_kestrel), "SIM_KESTREL_API_KEY": DEMO_KESTREL["api_key"],
+                             "SIM_KESTREL_WEBHOOK_SECRET": DEMO_KESTREL["webhook_secret"],
+                             "SIM_KESTREL_SENDER_ID": DEMO_KESTREL["from"],
+                             "SIM_KESTREL_WEBHOOK_URL": f"http://127.0.0.1:{p.notify}/webhooks/sms/kestrel"},
+                            f"http://127.0.0.1:{p.sms_kestrel}/_sim/stats"),
             "booking": ([py, "-m", "booking"],
                         {**self._service_env("BOOKING_", "booking", p.booking),
                          "BOOKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.booking}"},
@@ -151,7 +178,15 @@ class Platform:
                        {**self._service_env("NOTIFY_", "notify", p.notify),
                         "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5",
                         "NOTIFY_OPERATOR_TOKEN": self.notify_operator_token,
-                        "NOTIFY_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.notify}"},
+                        "NOTIFY_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.notify}",
+                        "NOTIFY_PELICAN_BASE_URL": f"http://127.0.0.1:{p.sms_pelican}",
+                        "NOTIFY_PELICAN_ACCOUNT_SID": DEMO_PELICAN["account_sid"],
+                        "NOTIFY_PELICAN_AUTH_TOKEN": DEMO_PELICAN["auth_token"],
+                        "NOTIFY_PELICAN_FROM": DEMO_PELICAN["from"],
+                        "NOTIFY_KESTREL_BASE_URL": f"http://127.0.0.1:{p.sms_kestrel}",
+                        "NOTIFY_KESTREL_API_KEY": DEMO_KESTREL["api_key"],
+                        "NOTIFY_KESTREL_WEBHOOK_SECRET": DEMO_KESTREL["webhook_secret"],
+                        "NOTIFY_KESTREL_FROM": DEMO_KESTREL["from"]},
                        f"http://127.0.0.1:{p.notify}/readyz"),
         }
         argv, env, ready = specs[name]
@@ -221,9 +256,9 @@ class Platform:
         return proc.popen.returncode
 
     def start_all(self) -> None:
-        for name in ("smtp-sink", "json-hauler", "booking", "hauler-adapters", "notify"):
+        for name in PROCESSES:
             self.start(name, wait=False)
-        for name in ("smtp-sink", "json-hauler", "booking", "hauler-adapters", "notify"):
+        for name in PROCESSES:
             self.wait_ready(name)
 
     def stop_all(self) -> None:

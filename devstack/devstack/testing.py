@@ -197,6 +197,8 @@ class Urls:
         self.notify = f"http://127.0.0.1:{p.notify}"
         self.hauler = f"http://127.0.0.1:{p.json_hauler}"
         self.mail = f"http://127.0.0.1:{p.smtp_http}"
+        self.pelican = f"http://127.0.0.1:{p.sms_pelican}"
+        self.kestrel = f"http://127.0.0.1:{p.sms_kestrel}"
 
 
 async def booking_status(client: httpx.AsyncClient, urls: Urls, booking: dict) -> str:

@@ -46,6 +46,7 @@ class EventType:
     PICKUP_MISSED = f"{_NS}.pickup.missed.v1"
 
     NOTIFICATION_SENT = f"{_NS}.notification.sent.v1"
+    ITEMS_OUT_CONFIRMED = f"{_NS}.resident.items-out-confirmed.v1"
 
 
 # Which topic carries which event type: producers never choose a topic by hand.
@@ -64,6 +65,7 @@ TOPIC_OF = {
     EventType.PICKUP_RESCHEDULED: HAULER,
     EventType.PICKUP_MISSED: HAULER,
     EventType.NOTIFICATION_SENT: NOTIFY,
+    EventType.ITEMS_OUT_CONFIRMED: NOTIFY,
 }
 
 

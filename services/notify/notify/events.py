@@ -24,6 +24,7 @@ from . import repository
 from .settings import NotifySettings
 
 CONSUMER = "notify"
+CHANNELS = ("email", "sms")
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,11 @@ async def _plan_reminder(conn: asyncpg.Connection, event: Event, booking_id: uui
         await repository.withdraw(conn, booking_id=booking_id, kind=REMINDER, reason="the pickup moved",
                                   keep_occurrence=day.isoformat())
         send_at = remind_at(day, settings)
-        if send_at > datetime.now(UTC):  # booked for tomorrow after the hour: the received email says it all
-            await repository.create_notification(
-                conn, booking_id=booking_id, kind=REMINDER, channel="email", occurrence=day.isoformat(),
-                context={"pickup_date": day.isoformat()}, correlation_id=event.correlationid, send_at=send_at)
+        if send_at > datetime.now(UTC):  # booked for tomorrow after the hour: the received message says it all
+            for channel in CHANNELS:
+                await repository.create_notification(
+                    conn, booking_id=booking_id, kind=REMINDER, channel=channel, occurrence=day.isoformat(),
+                    context={"pickup_date": day.isoformat()}, correlation_id=event.correlationid, send_at=send_at)
     elif event.type in NO_REMINDER_AFTER:
         await repository.withdraw(conn, booking_id=booking_id, kind=REMINDER, reason=NO_REMINDER_AFTER[event.type])
 
@@ -110,6 +112,8 @@ def handlers(pool_getter, settings: NotifySettings) -> dict:
 
 async def _create(conn: asyncpg.Connection, *, booking_id: uuid.UUID, kind: str, occurrence: str, context: dict,
                   correlation_id: str) -> None:
-    # Email for now; the channel choice (email/SMS) and opt-outs are checked here as channels grow.
-    await repository.create_notification(conn, booking_id=booking_id, kind=kind, channel="email",
-                                         occurrence=occurrence, context=context, correlation_id=correlation_id)
+    # One message per channel. Whether it goes (the resident's channels, STOP, unsubscribe) is
+    # decided right before sending, so a choice made in between counts and the record says why.
+    for channel in CHANNELS:
+        await repository.create_notification(conn, booking_id=booking_id, kind=kind, channel=channel,
+                                             occurrence=occurrence, context=context, correlation_id=correlation_id)

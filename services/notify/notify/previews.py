@@ -1,4 +1,4 @@
-"""Template previews for the city's staff: any message in any language, rendered with sample data.
+"""Template previews for the city's staff: any message in any language and channel, rendered with sample data.
 
 ``GET /admin/v1/templates`` lists the messages; ``GET /admin/v1/templates/{kind}/{language}``
 renders one as a resident would get it, saying when it fell back to English. Calls need
@@ -14,7 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from haulbridge_runtime.problems import NotFound, Unauthorized, problem_responses
 
 from .events import KINDS
-from .templates_render import LANGUAGES, language_of, render_email
+from .resident_texts import REPLIES
+from .templates_render import LANGUAGES, language_of, render_email, render_sms
+
+REPLY_KINDS = sorted(REPLIES.values())
 
 
 def operator(request: Request) -> None:
@@ -40,18 +43,33 @@ def sample(kind: str) -> dict:
             "completed_at": None}
 
 
+def _sms(kind: str, language: str) -> dict:
+    rendered = render_sms(kind, language, sample(kind), preview=True)
+    return {"text": rendered.text, "rendered_language": rendered.language, "encoding": rendered.segments.encoding,
+            "segments": rendered.segments.count}
+
+
 @router.get("", summary="The messages residents get, and the languages each is written in")
 async def list_templates() -> list[dict]:
-    return [{"kind": kind, "languages": [lang for lang in LANGUAGES
-                                         if render_email(kind, lang, sample(kind), preview=True).language == lang]}
-            for kind in KINDS]
+    return [{"kind": kind, "channels": ["email", "sms"] if kind in KINDS else ["sms"],
+             "languages": [lang for lang in LANGUAGES if _sms(kind, lang)["rendered_language"] == lang
+                           and (kind not in KINDS or render_email(kind, lang, sample(kind), preview=True).language
+                                == lang)]}
+            for kind in [*KINDS, *REPLY_KINDS]]
 
 
 @router.get("/{kind}/{language}", responses=problem_responses(404), summary="One message, rendered with sample data")
 async def preview(kind: str, language: str) -> dict:
+    """The email (subject, text, HTML) and the text message (with its encoding and segments);
+    replies to a resident's text are SMS only."""
+    if kind not in KINDS and kind not in REPLY_KINDS:
+        raise NotFound(f"No message '{kind}'. Messages: {', '.join([*KINDS, *REPLY_KINDS])}.")
+    sms = _sms(kind, language)
+    shown = {"kind": kind, "language": language_of(language), "sms": sms}
     if kind not in KINDS:
-        raise NotFound(f"No message '{kind}'. Messages: {', '.join(KINDS)}.")
+        return {**shown, "rendered_language": sms["rendered_language"],
+                "fell_back_to_english": sms["rendered_language"] != language_of(language)}
     rendered = render_email(kind, language, sample(kind), preview=True)
-    return {"kind": kind, "language": language_of(language), "rendered_language": rendered.language,
+    return {**shown, "rendered_language": rendered.language,
             "fell_back_to_english": rendered.language != language_of(language),
             "subject": rendered.subject, "text": rendered.text, "html": rendered.html}

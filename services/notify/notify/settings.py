@@ -18,6 +18,30 @@ class NotifySettings(ServiceSettings):
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
 
+    # SMS providers: a provider is used when its base URL is set and its weight is above zero; traffic
+    # is shared by weight, shifted away from a provider whose recent sends fail (notify.sms_routing).
+    pelican_base_url: str | None = None
+    pelican_account_sid: str = ""
+    pelican_auth_token: SecretStr = SecretStr("")
+    pelican_from: str = ""
+    pelican_weight: float = Field(default=3.0, ge=0)
+    kestrel_base_url: str | None = None
+    kestrel_api_key: SecretStr = SecretStr("")
+    kestrel_webhook_secret: SecretStr = SecretStr("whsec_")
+    kestrel_from: str = ""
+    kestrel_weight: float = Field(default=1.0, ge=0)
+    sms_timeout_seconds: float = 10.0
+    # How far back a provider's sends count towards its health, and the least share a failing
+    # provider keeps (its sends show when it has recovered).
+    sms_health_window_seconds: float = 60.0
+    sms_min_share: float = Field(default=0.05, gt=0, le=1)
+    # A rendered text longer than this many segments is still sent, and warned about (log + metric).
+    sms_max_segments: int = Field(default=4, ge=1)
+    # No SMS between these hours, city time: held until the end, except changes to a pickup due
+    # before then, and replies to a resident's own text.
+    sms_quiet_from_hour: int = Field(default=21, ge=0, le=23)
+    sms_quiet_until_hour: int = Field(default=8, ge=0, le=23)
+
     # One-click unsubscribe links (List-Unsubscribe, RFC 8058) point here and are signed with the secret.
     public_base_url: str = "http://127.0.0.1:8003"
     unsubscribe_secret: SecretStr = SecretStr("dev-only-unsubscribe-secret-change-me")
@@ -44,3 +68,7 @@ class NotifySettings(ServiceSettings):
     # A message left in "sending" this long (a crash mid-send) is never re-sent
     # blindly: it is marked "unknown" for an operator to check with the provider.
     sending_timeout_seconds: int = 300
+    # How often the sweeper looks for stuck messages and contacts due to be forgotten.
+    sweep_seconds: float = Field(default=30.0, gt=0)
+    # A message whose booking never became known here (no booking.requested) fails after this long.
+    orphan_after_hours: int = Field(default=24, ge=1)

@@ -10,66 +10,36 @@ from datetime import date, timedelta
 
 from devstack.infra import free_port
 from devstack.testing import eventually, in_process
-from haulbridge_runtime import topics
 from haulbridge_runtime.envelope import new_event
-from haulbridge_runtime.kafka import new_producer
 from haulbridge_runtime.topics import EventType
 from notify.app import build_app
 from notify.events import KINDS, remind_at
 from notify.sender import sweep
 from notify.templates_render import LANGUAGES, render_email
-
-
-def _events(email: str | None = "maria@example.org", language: str = "es", channels=("email",),
-            phone: str | None = None):
-    booking_id = str(uuid.uuid4())
-    pickup = (date.today() + timedelta(days=6)).isoformat()
-    requested = new_event(type=EventType.BOOKING_REQUESTED, source="/haulbridge/booking", subject=booking_id, data={
-        "booking_id": booking_id, "reference": "JP-2026-000077", "hauler_id": "valley-haul", "zone_id": "downtown",
-        "pickup_date": pickup, "target_date": pickup,
-        "address": {"text": "1300 Senter Rd, San Jose, CA 95112", "latitude": 37.3257, "longitude": -121.861},
-        "items": [{"item": "washer", "label": "Washing machine", "quantity": 1}],
-        "contact": {"name": "María", "email": email, "phone": phone, "language": language, "channels": list(channels)},
-        "notes": None, "channel": "app", "manage_url": f"http://127.0.0.1:8001/v1/bookings/{booking_id}",
-    })
-    confirmed = new_event(type=EventType.PICKUP_CONFIRMED, source="/haulbridge/hauler-adapters",
-                          subject=booking_id, caused_by=requested, data={
-                              "booking_id": booking_id, "hauler_id": "valley-haul", "reference": "JP-2026-000077",
-                              "hauler_reference": "VH-000077", "pickup_date": pickup,
-                              "window": {"from": "08:00", "to": "12:00"}})
-    return requested, confirmed
-
-
-async def _publish(settings, *events):
-    producer = new_producer(settings.kafka_bootstrap_servers, client_id="test")
-    await producer.start()
-    try:
-        for e in events:
-            await producer.send_and_wait(topics.qualified(e.topic, settings.topic_prefix), e.to_bytes(),
-                                         key=e.subject.encode())
-    finally:
-        await producer.stop()
+from notify_events import booking_events, publish
 
 
 async def _statuses(notify) -> list[tuple]:
-    """The messages that go out when their event comes (the day-before reminder waits; see its own tests)."""
+    """The emails that go out when their event comes (the day-before reminder waits; see its own tests)."""
     async with notify.pool.acquire() as conn:
         return [tuple(r) for r in await conn.fetch(
-            "SELECT kind, status FROM notifications WHERE kind <> 'pickup_reminder' ORDER BY created_at")]
+            "SELECT kind, status FROM notifications WHERE kind <> 'pickup_reminder' AND channel = 'email'"
+            " ORDER BY created_at")]
 
 
 async def _reminders(notify) -> list[dict]:
     async with notify.pool.acquire() as conn:
         return [dict(r) for r in await conn.fetch(
             "SELECT occurrence, status, next_attempt_at, error FROM notifications WHERE kind = 'pickup_reminder'"
+            " AND channel = 'email'"
             " ORDER BY created_at")]
 
 
 async def test_the_reminder_waits_in_the_database_for_the_evening_before_and_goes_once(
         notify, notify_settings, mailbox):
-    requested, _confirmed = _events(language="es")
+    requested, _confirmed = booking_events(language="es")
     pickup = date.fromisoformat(requested.data["pickup_date"])
-    await _publish(notify_settings, requested, requested)
+    await publish(notify_settings, requested, requested)
     await eventually(lambda: _kinds_sent(notify, 1), what="the received email")
     [reminder] = await _reminders(notify)
     assert (reminder["occurrence"], reminder["status"]) == (pickup.isoformat(), "created")
@@ -86,7 +56,7 @@ async def test_the_reminder_waits_in_the_database_for_the_evening_before_and_goe
 
 
 async def test_moving_the_pickup_moves_the_reminder_and_cancelling_withdraws_it(notify, notify_settings):
-    requested, _confirmed = _events()
+    requested, _confirmed = booking_events()
     data = requested.data
     first = date.fromisoformat(data["pickup_date"])
     later = first + timedelta(days=7)
@@ -94,7 +64,7 @@ async def test_moving_the_pickup_moves_the_reminder_and_cancelling_withdraws_it(
                       data={"booking_id": data["booking_id"], "reference": data["reference"], "hauler_id": "valley-haul",
                             "previous_pickup_date": first.isoformat(), "pickup_date": later.isoformat(),
                             "target_date": later.isoformat(), "by": "resident"})
-    await _publish(notify_settings, requested, moved)
+    await publish(notify_settings, requested, moved)
     await eventually(lambda: _reminder_count(notify, 2), what="a reminder for the new date")
     old, new = await _reminders(notify)
     assert (old["occurrence"], old["status"], old["error"]) == (first.isoformat(), "withdrawn", "the pickup moved")
@@ -104,7 +74,7 @@ async def test_moving_the_pickup_moves_the_reminder_and_cancelling_withdraws_it(
     back = new_event(type=EventType.BOOKING_RESCHEDULED, source="/haulbridge/booking", subject=requested.subject,
                      data={**moved.data, "previous_pickup_date": later.isoformat(), "pickup_date": first.isoformat(),
                            "target_date": first.isoformat()})
-    await _publish(notify_settings, back)  # moved back to the first date: its reminder is scheduled again
+    await publish(notify_settings, back)  # moved back to the first date: its reminder is scheduled again
     await eventually(lambda: _reminder_withdrawn(notify, later), what="the later reminder to be withdrawn")
     assert [(r["occurrence"], r["status"]) for r in await _reminders(notify)] == [
         (first.isoformat(), "created"), (later.isoformat(), "withdrawn")]
@@ -112,7 +82,7 @@ async def test_moving_the_pickup_moves_the_reminder_and_cancelling_withdraws_it(
     cancelled = new_event(type=EventType.BOOKING_CANCELLED, source="/haulbridge/booking", subject=requested.subject,
                           data={"booking_id": data["booking_id"], "reference": data["reference"],
                                 "hauler_id": "valley-haul", "pickup_date": first.isoformat(), "by": "resident"})
-    await _publish(notify_settings, cancelled)
+    await publish(notify_settings, cancelled)
     await eventually(lambda: _reminder_withdrawn(notify, first), what="the reminder to be withdrawn")
     assert (await _reminders(notify))[0]["error"] == "the booking was cancelled"
 
@@ -130,8 +100,8 @@ async def _reminder_withdrawn(notify, day: date) -> bool:
 
 
 async def test_a_confirmation_redelivered_three_times_is_emailed_once(notify, notify_settings, mailbox):
-    requested, confirmed = _events()
-    await _publish(notify_settings, requested, confirmed, confirmed, confirmed)
+    requested, confirmed = booking_events()
+    await publish(notify_settings, requested, confirmed, confirmed, confirmed)
     await eventually(lambda: _kinds_sent(notify, 2), what="the two emails to be sent")
     # booking.v1 and hauler.v1 are consumed independently, so the two may be created in either order.
     assert sorted(await _statuses(notify)) == [("booking_received", "sent"), ("pickup_confirmed", "sent")]
@@ -147,7 +117,7 @@ async def test_a_confirmation_redelivered_three_times_is_emailed_once(notify, no
 
 
 async def test_each_change_of_date_is_told_once_and_a_cancellation_after_it(notify, notify_settings, mailbox):
-    requested, _confirmed = _events(language="vi")
+    requested, _confirmed = booking_events(language="vi")
     data = requested.data
     moved = [new_event(type=EventType.BOOKING_RESCHEDULED, source="/haulbridge/booking", subject=requested.subject,
                        data={"booking_id": data["booking_id"], "reference": data["reference"],
@@ -158,7 +128,7 @@ async def test_each_change_of_date_is_told_once_and_a_cancellation_after_it(noti
                           data={"booking_id": data["booking_id"], "reference": data["reference"],
                                 "hauler_id": "valley-haul", "pickup_date": "2027-01-19", "by": "resident"})
     # The first move is redelivered; each move is its own message, each once.
-    await _publish(notify_settings, requested, moved[0], moved[0], moved[1], cancelled, cancelled)
+    await publish(notify_settings, requested, moved[0], moved[0], moved[1], cancelled, cancelled)
     await eventually(lambda: _kinds_sent(notify, 4), what="four emails")
     assert [k for k, _ in await _statuses(notify)] == [
         "booking_received", "booking_rescheduled", "booking_rescheduled", "booking_cancelled"]
@@ -174,12 +144,12 @@ async def test_each_change_of_date_is_told_once_and_a_cancellation_after_it(noti
 
 
 async def test_a_confirmation_that_arrives_before_the_booking_waits_for_the_contact(notify, notify_settings, mailbox):
-    requested, confirmed = _events()
-    await _publish(notify_settings, confirmed)  # hauler.v1 ahead of booking.v1
+    requested, confirmed = booking_events()
+    await publish(notify_settings, confirmed)  # hauler.v1 ahead of booking.v1
     await eventually(lambda: _statuses(notify), what="the notification to be created")
     await asyncio.sleep(1)
     assert mailbox.messages == []  # nobody to send to yet; the message waits, it is not dropped
-    await _publish(notify_settings, requested)
+    await publish(notify_settings, requested)
     await eventually(lambda: _kinds_sent(notify, 2), what="the emails once the contact is known")
     assert sorted(k for k, _ in await _statuses(notify)) == ["booking_received", "pickup_confirmed"]
     assert len(mailbox.messages) == 2
@@ -188,10 +158,10 @@ async def test_a_confirmation_that_arrives_before_the_booking_waits_for_the_cont
 async def test_when_the_mail_server_is_down_the_message_waits_with_its_error_for_a_retry(notify_settings):
     down = notify_settings.model_copy(update={"smtp_port": free_port()})  # nothing listens there
     app = build_app(down)
-    requested, confirmed = _events()
+    requested, confirmed = booking_events()
     async with in_process(app) as client:
         client.pool = app.state.runtime.pool
-        await _publish(notify_settings, requested, confirmed)
+        await publish(notify_settings, requested, confirmed)
         await eventually(lambda: _have_errors(client, 2), what="failed attempts to be recorded")
         statuses = sorted(await _statuses(client))  # the two topics are consumed independently
         # Back in the queue, each with its error, not lost.
@@ -234,7 +204,7 @@ async def _kinds_sent(notify, count: int) -> bool:
 async def _have_errors(client, count: int) -> bool:
     async with client.pool.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM notifications WHERE attempts >= 1 AND error IS NOT NULL"
-                                   " AND status = 'created'") == count
+                                   " AND status = 'created' AND channel = 'email'") == count
 
 
 async def test_staff_preview_any_message_in_any_language_with_the_operator_token(notify, notify_settings):
@@ -244,13 +214,17 @@ async def test_staff_preview_any_message_in_any_language_with_the_operator_token
     staff = {"Authorization": f"Bearer {notify_settings.operator_token.get_secret_value()}"}
 
     listed = (await notify.get("/admin/v1/templates", headers=staff)).json()
-    assert {t["kind"] for t in listed} == set(KINDS)
+    assert {t["kind"] for t in listed if t["channels"] == ["email", "sms"]} == set(KINDS)
+    assert {t["kind"] for t in listed if t["channels"] == ["sms"]} >= {"reply_help", "reply_stopped"}
     assert all(t["languages"] == list(LANGUAGES) for t in listed)
 
     shown = (await notify.get("/admin/v1/templates/pickup_confirmed/vi", headers=staff)).json()
     assert shown["rendered_language"] == "vi" and not shown["fell_back_to_english"]
     assert shown["subject"] == "Lịch thu gom của bạn đã được xác nhận (JP-2026-000123)"
     assert "từ 08:00 đến 12:00" in shown["text"] and "<p>Xin chào Lan Nguyen,</p>" in shown["html"]
+    assert shown["sms"]["encoding"] == "UCS-2" and "08:00" in shown["sms"]["text"]
+    help_text = (await notify.get("/admin/v1/templates/reply_help/es", headers=staff)).json()
+    assert help_text["rendered_language"] == "es" and "STOP" in help_text["sms"]["text"]
 
     french = (await notify.get("/admin/v1/templates/pickup_confirmed/fr", headers=staff)).json()
     assert french["fell_back_to_english"] and french["rendered_language"] == "en"
@@ -259,23 +233,24 @@ async def test_staff_preview_any_message_in_any_language_with_the_operator_token
 
 
 async def test_a_resident_who_chose_only_sms_gets_no_email_and_each_message_says_why(notify, notify_settings, mailbox):
-    requested, confirmed = _events(email=None, phone="+14085550123", channels=("sms",))
-    await _publish(notify_settings, requested, confirmed)
+    requested, confirmed = booking_events(email=None, phone="+14085550123", channels=("sms",))
+    await publish(notify_settings, requested, confirmed)
     await eventually(lambda: _all_in(notify, 2, "not_sent"), what="both messages to be settled")
     async with notify.pool.acquire() as conn:
-        reasons = {r["error"] for r in await conn.fetch("SELECT error FROM notifications WHERE status = 'not_sent'")}
+        reasons = {r["error"] for r in await conn.fetch("SELECT error FROM notifications WHERE status = 'not_sent'"
+                                                                  " AND channel = 'email'")}
     assert reasons == {"email is not among the resident's channels (sms)"}
     assert mailbox.messages == []
 
 
 async def test_contact_details_are_forgotten_the_set_number_of_days_after_the_booking_closes(
         notify, notify_settings, mailbox):
-    done, _ = _events()
-    still_open, _ = _events(email="lan@example.org", language="vi")
+    done, _ = booking_events()
+    still_open, _ = booking_events(email="lan@example.org", language="vi")
     completed = new_event(type=EventType.PICKUP_COMPLETED, source="/haulbridge/hauler-adapters",
                           subject=done.subject, data={"booking_id": done.data["booking_id"], "hauler_id": "valley-haul",
                                                       "reference": done.data["reference"]})
-    await _publish(notify_settings, done, still_open, completed)
+    await publish(notify_settings, done, still_open, completed)
     await eventually(lambda: _closed(notify, done), what="the booking to be recorded as closed")
 
     await sweep(pool_getter=lambda: notify.pool, settings=notify_settings)
@@ -311,8 +286,8 @@ async def _contact(notify, requested) -> tuple:
 
 
 async def test_one_click_unsubscribe_stops_the_bookings_later_emails(notify, notify_settings, mailbox):
-    requested, confirmed = _events()
-    await _publish(notify_settings, requested)
+    requested, confirmed = booking_events()
+    await publish(notify_settings, requested)
     await eventually(lambda: _kinds_sent(notify, 1), what="the received email")
     [received] = mailbox.messages
     assert received["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -324,7 +299,7 @@ async def test_one_click_unsubscribe_stops_the_bookings_later_emails(notify, not
     r = await notify.post(url.removeprefix(notify_settings.public_base_url))  # what a mail client does
     assert r.status_code == 200 and r.json()["unsubscribed"] == "email"
 
-    await _publish(notify_settings, confirmed)
+    await publish(notify_settings, confirmed)
     await eventually(lambda: _statuses_are(notify, [("booking_received", "sent"), ("pickup_confirmed", "not_sent")]),
                      what="the confirmation to be held back")
     assert len(mailbox.messages) == 1
