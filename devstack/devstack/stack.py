@@ -75,6 +75,7 @@ class Ports:
     booking: int = 8001
     adapters: int = 8002
     notify: int = 8003
+    notify_bounces: int = 2526  # notify's SMTP endpoint for bounces and delivery reports
     json_hauler: int = 8101
     smtp: int = 1025
     smtp_http: int = 8025
@@ -139,7 +140,8 @@ class Platform:
         py = sys.executable
         specs = {
             "smtp-sink": ([py, "-m", "haulbridge_simulators.smtp_sink"],
-                          {"SIM_SMTP_SMTP_PORT": str(p.smtp), "SIM_SMTP_HTTP_PORT": str(p.smtp_http)},
+                          {"SIM_SMTP_SMTP_PORT": str(p.smtp), "SIM_SMTP_HTTP_PORT": str(p.smtp_http),
+                           "SIM_SMTP_RETURN_PORT": str(p.notify_bounces)},
                           f"http://127.0.0.1:{p.smtp_http}/messages"),
             "json-hauler": ([py, "-m", "haulbridge_simulators.json_hauler"],
                             {"SIM_JSON_PORT": str(p.json_hauler),
@@ -179,6 +181,7 @@ class Platform:
                         "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5",
                         "NOTIFY_OPERATOR_TOKEN": self.notify_operator_token,
                         "NOTIFY_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.notify}",
+                        "NOTIFY_BOUNCE_SMTP_PORT": str(p.notify_bounces),
                         "NOTIFY_PELICAN_BASE_URL": f"http://127.0.0.1:{p.sms_pelican}",
                         "NOTIFY_PELICAN_ACCOUNT_SID": DEMO_PELICAN["account_sid"],
                         "NOTIFY_PELICAN_AUTH_TOKEN": DEMO_PELICAN["auth_token"],

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 
-from . import events, repository, sms_providers
+from . import bounces, events, repository, sms_providers
 from .previews import router as previews_router
 from .unsubscribe import router as unsubscribe_router
 from .sender import Sender, sweep_forever
@@ -29,6 +29,8 @@ def build_app(settings: NotifySettings | None = None) -> FastAPI:
     sender = Sender(pool_getter=lambda: runtime.pool, dsn=settings.database_url, schema=settings.db_schema,
                     settings=settings, providers=providers)
     runtime.job("sender", sender.run)
+    if settings.bounce_smtp_port:
+        runtime.job("bounces", lambda: bounces.receive_reports(lambda: runtime.pool, settings))
     runtime.job("sweeper", lambda: sweep_forever(pool_getter=lambda: runtime.pool, settings=settings,
                                                  every_seconds=settings.sweep_seconds))
     app = create_app(runtime, title="Haulbridge notify")

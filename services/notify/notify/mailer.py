@@ -42,9 +42,11 @@ def build_message(*, settings: NotifySettings, to: str, rendered: RenderedEmail,
     return msg
 
 
-async def send(message: EmailMessage, *, settings: NotifySettings) -> None:
+async def send(message: EmailMessage, *, settings: NotifySettings, return_path: str | None = None) -> None:
+    """``return_path``: the envelope sender, where bounces and delivery reports go."""
     try:
-        await aiosmtplib.send(message.as_bytes(policy=WIRE_POLICY), sender=parseaddr(message["From"])[1],
+        await aiosmtplib.send(message.as_bytes(policy=WIRE_POLICY),
+                              sender=return_path or parseaddr(message["From"])[1],
                               recipients=[parseaddr(message["To"])[1]], hostname=settings.smtp_host,
                               port=settings.smtp_port, timeout=settings.smtp_timeout_seconds)
     except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -25,7 +25,7 @@ from haulbridge_runtime.topics import EventType
 
 from prometheus_client import Counter
 
-from . import mailer, quiet_hours, repository, sms_providers, unsubscribe
+from . import bounces, mailer, quiet_hours, repository, sms_providers, unsubscribe
 from .settings import NotifySettings
 from .sms_providers import SmsNotTaken, SmsOutcomeUnknown, SmsRefused
 from .sms_routing import SmsRouter
@@ -134,7 +134,8 @@ class Sender:
                                        notification_id=str(row["id"]),
                                        unsubscribe_url=unsubscribe.link(row["booking_id"], self.settings))
         try:
-            await mailer.send(message, settings=self.settings)
+            await mailer.send(message, settings=self.settings,
+                              return_path=bounces.return_path(row["id"], self.settings))
         except mailer.PermanentSendError as exc:
             async with pool.acquire() as conn:
                 await repository.mark_failed(conn, row["id"], error=str(exc))

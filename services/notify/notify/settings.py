@@ -17,6 +17,11 @@ class NotifySettings(ServiceSettings):
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Haulbridge Junk Pickup <no-reply@haulbridge.example>"
+    # Bounces and delivery reports come back to bounces+<message id>@bounce_domain, whose MX is
+    # notify's own SMTP endpoint on this port (0: not listening).
+    bounce_domain: str = "bounces.haulbridge.example"
+    bounce_smtp_host: str = "127.0.0.1"
+    bounce_smtp_port: int = Field(default=2526, ge=0)
 
     # SMS providers: a provider is used when its base URL is set and its weight is above zero; traffic
     # is shared by weight, shifted away from a provider whose recent sends fail (notify.sms_routing).

@@ -20,7 +20,8 @@ from notify.settings import NotifySettings
 
 @pytest.fixture
 def mailbox():
-    box = Mailbox()
+    """The development mail server; its delivery reports go to the notify under test."""
+    box = Mailbox(return_port=free_port())
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
@@ -33,7 +34,8 @@ def mailbox():
 def notify_settings(database, infra, topic_prefix, mailbox) -> NotifySettings:
     return NotifySettings(database_url=database["notify"], kafka_bootstrap_servers=infra.bootstrap,
                           topic_prefix=topic_prefix, smtp_port=mailbox.port, send_retry_initial_seconds=0.1,
-                          send_poll_seconds=0.5, operator_token="notify-test-operator-token")
+                          send_poll_seconds=0.5, operator_token="notify-test-operator-token",
+                          bounce_smtp_port=mailbox.return_port)
 
 
 @pytest.fixture

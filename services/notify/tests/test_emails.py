@@ -307,3 +307,33 @@ async def test_one_click_unsubscribe_stops_the_bookings_later_emails(notify, not
 
 async def _statuses_are(notify, expected: list[tuple]) -> bool:
     return await _statuses(notify) == expected
+
+
+async def test_a_bounce_marks_the_email_undelivered_with_the_servers_words_and_a_report_delivered(
+        notify, notify_settings, mailbox):
+    bounced, _ = booking_events(email="nobody@bounce.example")
+    fine, _ = booking_events(email="lan@example.org", language="vi")
+    await publish(notify_settings, bounced, fine)
+    reports = await eventually(lambda: _deliveries(notify), what="both delivery reports")
+    assert reports == {
+        "nobody@bounce.example": ("undelivered",
+                                  "bounced: 5.1.1 smtp; 550 5.1.1 The email account does not exist"),
+        "lan@example.org": ("delivered", None)}
+    # Each email left with its own return path: the report names the message without quoting it.
+    assert {m["mail_from"].split("@")[0] for m in mailbox.messages} == {
+        f"bounces+{n}" for n in await _email_ids(notify)}
+
+
+async def _deliveries(notify) -> dict | None:
+    async with notify.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT r.email, n.delivery_status, n.delivery_error FROM notifications n"
+                                " JOIN recipients r USING (booking_id) WHERE n.channel = 'email'"
+                                " AND n.kind = 'booking_received'")
+    result = {r["email"]: (r["delivery_status"], r["delivery_error"]) for r in rows}
+    return result if len(result) == 2 and all(s != "sent" and s for s, _ in result.values()) else None
+
+
+async def _email_ids(notify) -> set:
+    async with notify.pool.acquire() as conn:
+        return {r["id"] for r in await conn.fetch("SELECT id FROM notifications WHERE channel = 'email'"
+                                                  " AND status = 'sent'")}

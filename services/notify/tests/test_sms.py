@@ -3,8 +3,10 @@ healthy; STOP, START, HELP and C work; receipts say what reached the handset."""
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -18,6 +20,7 @@ from notify.quiet_hours import held_until
 from notify.resident_texts import REPLIES
 from notify.sender import sweep
 from notify.settings import NotifySettings
+from notify.sms_routing import SmsRouter
 from notify.templates_render import LANGUAGES, render_sms
 from notify_events import booking_events, publish
 
@@ -271,3 +274,34 @@ def test_quiet_hours_hold_texts_until_morning_except_same_day_changes_and_replie
     assert held_until("booking_received", [], early, settings) == morning
     afternoon = datetime.fromisoformat("2026-12-08T14:00:00-08:00")
     assert held_until("booking_received", [], afternoon, settings) is None
+
+
+def test_a_failing_providers_share_falls_and_drifts_back_as_it_recovers():
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    pelican, kestrel = SimpleNamespace(name="pelican", weight=3.0), SimpleNamespace(name="kestrel", weight=1.0)
+    router = SmsRouter([pelican, kestrel], window_seconds=60, min_share=0.05, rng=random.Random(7), clock=clock)
+    assert router.shares() == {"pelican": 0.75, "kestrel": 0.25}  # by weight while both are healthy
+
+    def first_choices(n: int = 400) -> float:
+        return sum(router.order()[0].name == "pelican" for _ in range(n)) / n
+
+    for _ in range(20):  # Pelican starts failing
+        clock.now += 1
+        router.record("pelican", False, "not_taken")
+    assert router.shares()["pelican"] < 0.15 and first_choices() < 0.2
+    assert [p.name for p in router.order("pelican")] == ["pelican"]  # a pinned text waits for its provider
+
+    # It recovers: the few texts it still gets succeed, its failures age out, its share comes back.
+    shares = []
+    for _ in range(12):
+        clock.now += 10
+        router.record("pelican", True, "sent")
+        shares.append(router.shares()["pelican"])
+    assert shares == sorted(shares) and shares[0] < 0.5 < shares[-1]
+    assert router.shares()["pelican"] == 0.75 and 0.6 < first_choices() < 0.9
