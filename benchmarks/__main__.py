@@ -53,7 +53,9 @@ def main() -> int:
         dsns = asyncio.run(prepare_database(pg.admin_dsn, "haulbridge_bench"))
         platform = Platform(dsns=dsns, bootstrap=broker.bootstrap, run_dir=run_dir,
                             ports=Ports(booking=free_port(), adapters=free_port(), notify=free_port(),
-                                        json_hauler=free_port(), smtp=free_port(), smtp_http=free_port()))
+                                        json_hauler=free_port(), smtp=free_port(), smtp_http=free_port(),
+                                        sms_pelican=free_port(), sms_kestrel=free_port(),
+                                        notify_bounces=free_port(), declarative_hauler=free_port()))
         say("seeding the demo city ...")
         platform.seed_demo_city()
         loop_factory = uvloop.new_event_loop if uvloop is not None else None

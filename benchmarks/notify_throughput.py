@@ -119,7 +119,7 @@ async def through_notify(platform: Platform, count: int) -> Side:
 
 def run(platform: Platform, runner: asyncio.Runner, *, say: Callable[[str], None]) -> Result:
     count = int(os.environ.get("BENCH_MESSAGES") or 1000)
-    platform.start("smtp-sink")
+    platform.start("smtp-sink", env={"SIM_SMTP_DELIVERY_REPORTS": "false"})  # the same work on both sides
     settings = NotifySettings(smtp_port=platform.ports.smtp)
     say(f"notify: {count} bare SMTP sends to the mail server ({CONCURRENCY} at a time) ...")
     smtp = runner.run(bare_smtp(settings, count))

@@ -39,7 +39,10 @@ Haulbridge is running (demo city: San José).
   Hauler adapters    http://127.0.0.1:{ports.adapters}/readyz
   Notify             http://127.0.0.1:{ports.notify}/readyz
   Metrics            http://127.0.0.1:{ports.booking}/metrics  (same path on every service)
-  Hauler simulator   http://127.0.0.1:{ports.json_hauler}/api/v1/jobs  (Bearer valley-haul-demo-key)
+  Hauler simulators  http://127.0.0.1:{ports.json_hauler}/api/v1/jobs  (Valley Haul Co., JSON API + webhooks;
+                       Bearer valley-haul-demo-key)
+                     http://127.0.0.1:{ports.declarative_hauler}/_sim/stats  (Northside Clean-Out, OAuth2, polled;
+                       integrated by configuration alone)
   Mail received      http://127.0.0.1:{ports.smtp_http}/messages
   Texts received     http://127.0.0.1:{ports.sms_pelican}/_sim/messages  (Pelican SMS, weight 3)
                      http://127.0.0.1:{ports.sms_kestrel}/_sim/messages  (Kestrel Messaging, weight 1)

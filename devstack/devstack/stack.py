@@ -29,6 +29,27 @@ DEMO_JSON_HAULER = {
     "webhook_secret": "whsec_dmFsbGV5LWhhdWwtZGVtby13ZWJob29rLXNlY3JldA==",
 }
 
+# Northside Clean-Out (simulated) is integrated by configuration alone: the declarative_json
+# adapter with this mapping to and from its API; no code of its own.
+DEMO_NORTHSIDE = {"client_secret": "northside-demo-client-secret"}
+NORTHSIDE_CONFIG = {
+    "auth": {"kind": "oauth2_client_credentials", "token_url": "/oauth/token", "client_id": "haulbridge",
+             "scope": "pickups"},
+    "create": {"method": "POST", "path": "/v2/pickups", "idempotency_header": "X-Request-Id",
+               "body": "{order: {ref: booking_id, city_ref: reference, day: pickup_date,"
+                       " site: {street: address.text, geo: [address.longitude, address.latitude]},"
+                       " lines: items[].{sku: item, qty: quantity, label: label},"
+                       " contact: {name: contact_name, phone: contact_phone}, remarks: notes}}",
+               "external_ref": "data.pickup.id"},
+    "status": {"path": "/v2/pickups/{external_ref}", "status": "data.pickup.state",
+               "pickup_date": "data.pickup.slot.day", "window_from": "data.pickup.slot.start",
+               "window_to": "data.pickup.slot.end", "reason": "data.pickup.note"},
+    "status_words": {"BOOKED": "accepted", "SCHEDULED": "confirmed", "DONE": "completed", "NO_ACCESS": "missed",
+                     "VOID": "cancelled"},
+    "rejected_http_statuses": [400, 404, 409, 422],
+    "error_message": "error.message",
+}
+
 # The two SMS providers' demo accounts (simulated; the values are for the demo only).
 DEMO_PELICAN = {"account_sid": "AC00000000000000000000000000000001", "auth_token": "pelican-demo-auth-token",
                 "from": "+14085550100"}
@@ -77,6 +98,7 @@ class Ports:
     notify: int = 8003
     notify_bounces: int = 2526  # notify's SMTP endpoint for bounces and delivery reports
     json_hauler: int = 8101
+    declarative_hauler: int = 8103
     smtp: int = 1025
     smtp_http: int = 8025
     sms_pelican: int = 8111
@@ -84,7 +106,8 @@ class Ports:
 
 
 # Everything `make run` starts, simulators first.
-PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "booking", "hauler-adapters", "notify")
+PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "northside-hauler",
+             "booking", "hauler-adapters", "notify")
 
 
 @dataclass
@@ -108,6 +131,7 @@ class Platform:
     topic_prefix: str = ""
     sim_confirm_delay: float = 1.0
     sim_complete_delay: float = 3.0
+    poll_seconds: float = 2.0  # how often the adapters ask the haulers without webhooks
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per process name
     processes: dict[str, Process] = field(default_factory=dict)
     notify_operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -122,6 +146,12 @@ class Platform:
             "api_key_env": "VALLEY_HAUL_API_KEY",
             "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
             "config": {},
+        }, {
+            "hauler_id": "northside-cleanout",
+            "kind": "declarative_json",
+            "base_url": f"http://127.0.0.1:{self.ports.declarative_hauler}",
+            "api_key_env": "NORTHSIDE_CLIENT_SECRET",
+            "config": NORTHSIDE_CONFIG,
         }], indent=2))
 
     # -- what each process is ---------------------------------------------------------
@@ -165,6 +195,12 @@ class Platform:
                              "SIM_KESTREL_SENDER_ID": DEMO_KESTREL["from"],
                              "SIM_KESTREL_WEBHOOK_URL": f"http://127.0.0.1:{p.notify}/webhooks/sms/kestrel"},
                             f"http://127.0.0.1:{p.sms_kestrel}/_sim/stats"),
+            "northside-hauler": ([py, "-m", "haulbridge_simulators.declarative_hauler"],
+                                 {"SIM_DECL_PORT": str(p.declarative_hauler),
+                                  "SIM_DECL_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
+                                  "SIM_DECL_SCHEDULE_DELAY": str(self.sim_confirm_delay),
+                                  "SIM_DECL_COMPLETE_DELAY": str(self.sim_complete_delay)},
+                                 f"http://127.0.0.1:{p.declarative_hauler}/_sim/stats"),
             "booking": ([py, "-m", "booking"],
                         {**self._service_env("BOOKING_", "booking", p.booking),
                          "BOOKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.booking}"},
@@ -174,7 +210,9 @@ class Platform:
                                  "ADAPTERS_INTEGRATIONS_FILE": str(self.integrations_file),
                                  "ADAPTERS_VENDOR_RETRY_INITIAL_SECONDS": "0.2",
                                  "VALLEY_HAUL_API_KEY": DEMO_JSON_HAULER["api_key"],
-                                 "VALLEY_HAUL_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"]},
+                                 "VALLEY_HAUL_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"],
+                                 "NORTHSIDE_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
+                                 "ADAPTERS_POLL_SECONDS": str(self.poll_seconds)},
                                 f"http://127.0.0.1:{p.adapters}/readyz"),
             "notify": ([py, "-m", "notify"],
                        {**self._service_env("NOTIFY_", "notify", p.notify),

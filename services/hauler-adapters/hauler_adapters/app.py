@@ -10,8 +10,9 @@ from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 from haulbridge_runtime.topics import EventType
 
-from . import dispatch, repository
+from . import dispatch, poller, repository
 from .settings import AdapterSettings
+from .vendors.declarative import DeclarativeJsonAdapter, parse_config
 from .vendors.registry import AdapterRegistry
 from .webhooks import router as webhooks_router
 
@@ -32,11 +33,16 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     async def load_integrations() -> None:
         if settings.integrations_file is None:
             return
+        integrations = json.loads(settings.integrations_file.read_text())
+        for integration in integrations:  # a configuration that cannot work stops the start, saying why
+            if integration.get("kind") == DeclarativeJsonAdapter.kind:
+                parse_config(integration.get("config", {}))
         async with runtime.pool.acquire() as conn:
-            for integration in json.loads(settings.integrations_file.read_text()):
+            for integration in integrations:
                 await repository.upsert_integration(conn, integration)
 
     runtime.on_start(load_integrations)
+    runtime.job("status-poller", lambda: poller.poll_forever(lambda: runtime.pool, registry, settings))
     runtime.on_stop(registry.close)
     app = create_app(runtime, title="Haulbridge hauler adapters")
     app.state.settings = settings

@@ -24,13 +24,13 @@ from haulbridge_runtime.outbox import add_event
 from haulbridge_runtime.topics import EventType
 
 from . import repository
+from .reports import SOURCE
 from .vendors.base import PickupJob, VendorRejected, VendorUnavailable
 from .vendors.registry import AdapterRegistry, UnsupportedVendorKind
 
 log = get_logger(__name__)
 
 CONSUMER = "hauler-adapters"
-SOURCE = "/haulbridge/hauler-adapters"
 
 
 def idempotency_key(event: Event) -> str:

@@ -55,9 +55,18 @@ async def find_dispatch(conn: asyncpg.Connection, *, hauler_id: str, external_re
                         booking_id: UUID | None) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM dispatches WHERE hauler_id = $1 AND (external_ref = $2 OR booking_id = $3)"
-        " ORDER BY (external_ref = $2) DESC NULLS LAST LIMIT 1",
+        " ORDER BY (external_ref = $2) DESC NULLS LAST LIMIT 1 FOR UPDATE",
         hauler_id, external_ref, booking_id,
     )
+
+
+async def open_jobs(conn: asyncpg.Connection, *, kinds: list[str]) -> list[asyncpg.Record]:
+    """Jobs the city believes open at haulers of these vendor kinds (what the poller asks about)."""
+    return await conn.fetch(
+        "SELECT d.booking_id, d.hauler_id, d.external_ref FROM dispatches d"
+        " JOIN hauler_integrations i USING (hauler_id)"
+        " WHERE d.status IN ('accepted', 'confirmed') AND d.external_ref IS NOT NULL AND i.kind = ANY($1::text[])"
+        " ORDER BY d.updated_at", kinds)
 
 
 async def set_dispatch_status(conn: asyncpg.Connection, booking_id: UUID, status: str,

@@ -20,6 +20,9 @@ class AdapterSettings(ServiceSettings):
     vendor_max_attempts: int = 5
     vendor_retry_initial_seconds: float = 0.5
     vendor_retry_max_seconds: float = 30.0
+    # Vendors without webhooks are asked about their open jobs this often, this many calls at a time.
+    poll_seconds: float = 30.0
+    poll_concurrency: int = 10
     # Integrations loaded at start (a JSON list); credentials in it are names of environment variables.
     integrations_file: Path | None = None
 

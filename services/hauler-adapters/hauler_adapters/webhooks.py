@@ -15,24 +15,18 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from haulbridge_runtime.envelope import child_traceparent, new_event
 from haulbridge_runtime.logs import get_logger
-from haulbridge_runtime.outbox import add_event
 from haulbridge_runtime.problems import NotFound, Problem, Unauthorized, problem_responses
-from haulbridge_runtime.topics import EventType
 
-from . import repository
-from .dispatch import SOURCE
+from . import reports, repository
+from .vendors.base import VendorReport
 
 log = get_logger(__name__)
 
 router = APIRouter(tags=["webhooks"])
 
-# Vendor status words (JSON API kind) → the city's event.
-JSON_API_EVENTS = {
-    "job.confirmed": (EventType.PICKUP_CONFIRMED, "confirmed"),
-    "job.completed": (EventType.PICKUP_COMPLETED, "completed"),
-}
+# Vendor status words (JSON API kind) → the job's status in the city's words.
+JSON_API_STATUSES = {"job.confirmed": "confirmed", "job.completed": "completed"}
 
 
 class UnknownJob(Problem):
@@ -58,16 +52,15 @@ async def hauler_webhook(hauler_id: str, request: Request) -> Response:
         log.warning("webhook refused", hauler_id=hauler_id, webhook_id=webhook_id, reason=str(exc))
         raise Unauthorized(f"Webhook signature or timestamp not valid: {exc}.") from exc
 
-    mapped = JSON_API_EVENTS.get(payload.get("type"))
+    status = JSON_API_STATUSES.get(payload.get("type"))
     async with pool.acquire() as conn:
         async with conn.transaction():
             if not await repository.log_webhook(conn, hauler_id=hauler_id, webhook_id=webhook_id, verified=True,
-                                                outcome="applied" if mapped else "ignored", payload=payload):
+                                                outcome="applied" if status else "ignored", payload=payload):
                 return Response(status_code=204)  # the same webhook again: already applied
-            if mapped is None:
+            if status is None:
                 log.info("webhook type ignored", hauler_id=hauler_id, type=payload.get("type"))
                 return Response(status_code=204)
-            event_type, status = mapped
             booking_id = _uuid_or_none(payload.get("customer_reference"))
             dispatch = await repository.find_dispatch(conn, hauler_id=hauler_id,
                                                       external_ref=payload.get("job_id"), booking_id=booking_id)
@@ -75,21 +68,13 @@ async def hauler_webhook(hauler_id: str, request: Request) -> Response:
                 # Raising rolls the log row back, so the vendor's retry is processed once we know the job.
                 raise UnknownJob(f"Hauler '{hauler_id}' reported job '{payload.get('job_id')}', "
                                  "which the city has not dispatched.")
-            await repository.set_dispatch_status(conn, dispatch["booking_id"], status, payload.get("job_id"))
-            data = {"booking_id": str(dispatch["booking_id"]), "hauler_id": hauler_id,
-                    "reference": dispatch["reference"], "hauler_reference": payload.get("job_id")}
-            if status == "confirmed":
-                data["pickup_date"] = payload.get("service_date") or dispatch["pickup_date"].isoformat()
-                if payload.get("window"):
-                    data["window"] = payload["window"]
-            else:
-                data["completed_at"] = payload.get("occurred_at")
-            await add_event(conn, new_event(
-                type=event_type, source=SOURCE, subject=str(dispatch["booking_id"]), data=data,
-                correlation_id=dispatch["correlation_id"],
-                traceparent=child_traceparent(dispatch["traceparent"]),
-            ))
-    log.info("webhook applied", hauler_id=hauler_id, webhook_id=webhook_id, status=status)
+            applied = await reports.apply(conn, dispatch, VendorReport(
+                external_ref=payload.get("job_id"), status=status, pickup_date=payload.get("service_date"),
+                window=payload.get("window"), occurred_at=payload.get("occurred_at")))
+            if not applied:
+                await repository.set_webhook_outcome(conn, hauler_id=hauler_id, webhook_id=webhook_id,
+                                                     outcome="stale")
+    log.info("webhook received", hauler_id=hauler_id, webhook_id=webhook_id, status=status, applied=applied)
     return Response(status_code=204)
 
 

@@ -6,10 +6,12 @@ import json
 import pytest
 
 from devstack.infra import free_port
-from devstack.stack import DEMO_JSON_HAULER
+from devstack.stack import DEMO_JSON_HAULER, DEMO_NORTHSIDE, NORTHSIDE_CONFIG
 from devstack.testing import http_server, in_process
 from hauler_adapters.app import build_app
 from hauler_adapters.settings import AdapterSettings
+from haulbridge_simulators.declarative_hauler import DeclarativeHaulerSettings
+from haulbridge_simulators.declarative_hauler import build_app as build_northside
 from haulbridge_simulators.json_hauler import JsonHaulerSettings, build_app as build_hauler
 
 
@@ -31,16 +33,33 @@ async def hauler(adapter_port):
 
 
 @pytest.fixture
-def adapter_settings(database, infra, topic_prefix, hauler, tmp_path, monkeypatch) -> AdapterSettings:
+def northside_settings() -> DeclarativeHaulerSettings:
+    return DeclarativeHaulerSettings(port=free_port(), client_secret=DEMO_NORTHSIDE["client_secret"],
+                                     schedule_delay=0.3, complete_delay=0.3)
+
+
+@pytest.fixture
+async def northside(northside_settings):
+    """Northside Clean-Out's API (OAuth2, its own names and status words), on real HTTP."""
+    async with http_server(build_northside(northside_settings), northside_settings.port) as url:
+        yield url
+
+
+@pytest.fixture
+def adapter_settings(database, infra, topic_prefix, hauler, northside, tmp_path, monkeypatch) -> AdapterSettings:
     monkeypatch.setenv("VALLEY_HAUL_API_KEY", DEMO_JSON_HAULER["api_key"])
     monkeypatch.setenv("VALLEY_HAUL_WEBHOOK_SECRET", DEMO_JSON_HAULER["webhook_secret"])
+    monkeypatch.setenv("NORTHSIDE_CLIENT_SECRET", DEMO_NORTHSIDE["client_secret"])
     integrations = tmp_path / "integrations.json"
     integrations.write_text(json.dumps([{
         "hauler_id": "valley-haul", "kind": "json_api", "base_url": hauler,
         "api_key_env": "VALLEY_HAUL_API_KEY", "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
+    }, {
+        "hauler_id": "northside-cleanout", "kind": "declarative_json", "base_url": northside,
+        "api_key_env": "NORTHSIDE_CLIENT_SECRET", "config": NORTHSIDE_CONFIG,
     }]))
     return AdapterSettings(database_url=database["hauler-adapters"], kafka_bootstrap_servers=infra.bootstrap,
-                           topic_prefix=topic_prefix, integrations_file=integrations,
+                           topic_prefix=topic_prefix, integrations_file=integrations, poll_seconds=0.2,
                            vendor_max_attempts=3, vendor_retry_initial_seconds=0.05, vendor_retry_max_seconds=0.2)
 
 

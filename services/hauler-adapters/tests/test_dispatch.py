@@ -39,9 +39,9 @@ async def publish(settings, event):
         await producer.stop()
 
 
-async def hauler_events(settings, expect: int) -> list[dict]:
+async def hauler_events(settings, expect: int, timeout: float = 60) -> list[dict]:
     records = await read_topic(settings.kafka_bootstrap_servers,
-                               topics.qualified(topics.HAULER, settings.topic_prefix), expect=expect)
+                               topics.qualified(topics.HAULER, settings.topic_prefix), expect=expect, timeout=timeout)
     events = [json.loads(r.value) for r in records]
     for e in events:
         validate_event(e)

@@ -32,6 +32,21 @@ class DispatchReceipt:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+# What a job can be at a hauler, in the city's words; every vendor's status words map to one.
+JOB_STATUSES = ("accepted", "confirmed", "completed", "missed", "cancelled", "rejected")
+
+
+@dataclass(frozen=True)
+class VendorReport:
+    """What a hauler says about one job, translated into the city's words."""
+    external_ref: str
+    status: str  # one of JOB_STATUSES
+    pickup_date: str | None = None  # ISO date, when the hauler names one
+    window: dict[str, str] | None = None  # {"from": "08:00", "to": "12:00"}
+    reason: str | None = None  # for missed / rejected
+    occurred_at: str | None = None
+
+
 @dataclass(frozen=True)
 class Integration:
     hauler_id: str
@@ -66,3 +81,9 @@ class HaulerAdapter(Protocol):
     async def dispatch(self, job: PickupJob) -> DispatchReceipt: ...
 
     async def close(self) -> None: ...
+
+
+class PolledAdapter(HaulerAdapter, Protocol):
+    """A vendor without webhooks: the poller asks it about each open job on a schedule."""
+
+    async def fetch_status(self, external_ref: str) -> VendorReport: ...

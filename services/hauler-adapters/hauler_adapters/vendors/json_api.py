@@ -12,15 +12,7 @@ import os
 import httpx
 
 from .base import DispatchReceipt, Integration, PickupJob, VendorRejected, VendorUnavailable
-from .retrying import vendor_retrying
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+from .retrying import retry_after, vendor_retrying
 
 
 class JsonApiAdapter:
@@ -61,7 +53,7 @@ class JsonApiAdapter:
         except httpx.TransportError as exc:
             raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code == 429 or response.status_code >= 500:
-            raise VendorUnavailable(f"HTTP {response.status_code}", retry_after=_retry_after(response))
+            raise VendorUnavailable(f"HTTP {response.status_code}", retry_after=retry_after(response))
         if response.status_code >= 400:
             raise VendorRejected(_reason(response), status=response.status_code)
         try:

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from ..settings import AdapterSettings
 from .base import HaulerAdapter, Integration
+from .declarative import DeclarativeJsonAdapter, InvalidIntegration
 from .json_api import JsonApiAdapter
 
-ADAPTER_KINDS = {
-    JsonApiAdapter.kind: JsonApiAdapter,
-}
+ADAPTER_KINDS = {cls.kind: cls for cls in (JsonApiAdapter, DeclarativeJsonAdapter)}
+# Vendors without webhooks: the poller asks them about open jobs.
+POLLED_KINDS = {kind for kind, cls in ADAPTER_KINDS.items() if hasattr(cls, "fetch_status")}
 
 
 class UnsupportedVendorKind(Exception):
-    pass
+    """No adapter can serve this integration (unknown kind, or a configuration that cannot work)."""
 
 
 class AdapterRegistry:
@@ -27,8 +28,11 @@ class AdapterRegistry:
         if cls is None:
             raise UnsupportedVendorKind(f"no adapter for vendor kind '{integration.kind}'")
         s = self.settings
-        adapter = cls(integration, timeout=s.vendor_timeout_seconds, attempts=s.vendor_max_attempts,
-                      retry_initial=s.vendor_retry_initial_seconds, retry_max=s.vendor_retry_max_seconds)
+        try:
+            adapter = cls(integration, timeout=s.vendor_timeout_seconds, attempts=s.vendor_max_attempts,
+                          retry_initial=s.vendor_retry_initial_seconds, retry_max=s.vendor_retry_max_seconds)
+        except InvalidIntegration as exc:
+            raise UnsupportedVendorKind(f"hauler '{integration.hauler_id}': {exc}") from exc
         self._adapters[integration.hauler_id] = (integration, adapter)
         return adapter
 

@@ -1,10 +1,19 @@
 """Retry policy for vendor calls: exponential backoff with jitter, honouring Retry-After."""
 from __future__ import annotations
 
+import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from .base import VendorUnavailable
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a vendor asked us to wait (``Retry-After``), when it said."""
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None
 
 
 class wait_retry_after_or_backoff:

@@ -1,0 +1,53 @@
+"""What a hauler says about a job, applied once and in order, whichever way it came (a signed
+webhook, a status poll, later a reply email or a completion file).
+
+A job only moves forward: accepted → confirmed → completed | missed | cancelled. A report that
+would move it back or sideways (a "confirmed" arriving after "completed", the same webhook five
+times, a poll repeating what the last one said) changes nothing and publishes nothing, so
+duplicate, late and out-of-order reports leave one correct state. Each step that does happen
+publishes the city's event (``pickup.confirmed``, ``pickup.completed``, ``pickup.missed``) in the
+same transaction, on the booking's correlation id and trace.
+"""
+from __future__ import annotations
+
+import asyncpg
+
+from haulbridge_runtime.envelope import child_traceparent, new_event
+from haulbridge_runtime.outbox import add_event
+from haulbridge_runtime.topics import EventType
+
+from . import repository
+from .vendors.base import VendorReport
+
+SOURCE = "/haulbridge/hauler-adapters"
+
+# How far along a job is; a report applies only when it moves the job further.
+PROGRESS = {"sending": 0, "failed": 0, "accepted": 1, "confirmed": 2,
+            "completed": 3, "missed": 3, "cancelled": 3, "rejected": 3}
+EVENTS = {"confirmed": EventType.PICKUP_CONFIRMED, "completed": EventType.PICKUP_COMPLETED,
+          "missed": EventType.PICKUP_MISSED}
+
+
+async def apply(conn: asyncpg.Connection, dispatch: asyncpg.Record, report: VendorReport) -> bool:
+    """Apply one report inside the caller's transaction; False when it changes nothing."""
+    if PROGRESS.get(report.status, 0) <= PROGRESS.get(dispatch["status"], 0):
+        return False
+    await repository.set_dispatch_status(conn, dispatch["booking_id"], report.status, report.external_ref)
+    event_type = EVENTS.get(report.status)
+    if event_type is None:
+        return True
+    data = {"booking_id": str(dispatch["booking_id"]), "hauler_id": dispatch["hauler_id"],
+            "reference": dispatch["reference"], "hauler_reference": report.external_ref}
+    if report.status == "confirmed":
+        data["pickup_date"] = report.pickup_date or dispatch["pickup_date"].isoformat()
+        if report.window:
+            data["window"] = report.window
+    elif report.status == "completed":
+        data["completed_at"] = report.occurred_at
+    else:
+        data["pickup_date"] = report.pickup_date or dispatch["pickup_date"].isoformat()
+        data["reason"] = report.reason or "the hauler reported the pickup missed"
+    await add_event(conn, new_event(
+        type=event_type, source=SOURCE, subject=str(dispatch["booking_id"]), data=data,
+        correlation_id=dispatch["correlation_id"], traceparent=child_traceparent(dispatch["traceparent"])))
+    return True
