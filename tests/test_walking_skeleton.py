@@ -79,3 +79,24 @@ async def _is(client, urls, booking, status) -> bool:
 async def _mails(client, urls, expect):
     mails = (await client.get(f"{urls.mail}/messages")).json()
     return mails if len(mails) >= expect else None
+
+
+@pytest.mark.parametrize("address, hauler", [
+    ("1660 Park Ave, San Jose, CA 95126", "Westside Recovery"),  # SOAP work orders, polled
+    ("170 W Tasman Dr, San Jose, CA 95134", "Northside Clean-Out"),  # JSON by configuration, OAuth2, polled
+])
+async def test_bookings_for_haulers_without_webhooks_are_confirmed_and_completed_by_polling(
+        platform_factory, address, hauler):
+    platform = platform_factory()
+    platform.start_all()
+    urls = Urls(platform)
+    async with httpx.AsyncClient(timeout=10) as client:
+        slots = (await client.get(f"{urls.booking}/v1/availability", params={"address": address})).json()
+        day = slots["dates"][0]["date"]
+        created = await client.post(f"{urls.booking}/v1/bookings", json=booking_body(address=address, pickup_date=day))
+        assert created.status_code == 201, created.text
+        booking = created.json()
+        assert booking["hauler"] == hauler
+        await eventually(lambda: _is(client, urls, booking, "completed"), timeout=90, what="the booking to complete")
+        view = (await client.get(urls.booking + manage_path(booking))).json()
+        assert [s["step"] for s in view["timeline"]][:4] == ["received", "sent_to_hauler", "confirmed", "completed"]

@@ -41,6 +41,7 @@ Haulbridge is running (demo city: San José).
   Metrics            http://127.0.0.1:{ports.booking}/metrics  (same path on every service)
   Hauler simulators  http://127.0.0.1:{ports.json_hauler}/api/v1/jobs  (Valley Haul Co., JSON API + webhooks;
                        Bearer valley-haul-demo-key)
+                     http://127.0.0.1:{ports.soap_hauler}/WorkOrderService?wsdl  (Westside Recovery, SOAP, polled)
                      http://127.0.0.1:{ports.declarative_hauler}/_sim/stats  (Northside Clean-Out, OAuth2, polled;
                        integrated by configuration alone)
   Mail received      http://127.0.0.1:{ports.smtp_http}/messages

@@ -32,6 +32,8 @@ DEMO_JSON_HAULER = {
 # Northside Clean-Out (simulated) is integrated by configuration alone: the declarative_json
 # adapter with this mapping to and from its API; no code of its own.
 DEMO_NORTHSIDE = {"client_secret": "northside-demo-client-secret"}
+# Westside Recovery (simulated): a SOAP work order service with WS-Security, polled.
+DEMO_WESTSIDE = {"username": "haulbridge", "password": "westside-demo-password"}
 NORTHSIDE_CONFIG = {
     "auth": {"kind": "oauth2_client_credentials", "token_url": "/oauth/token", "client_id": "haulbridge",
              "scope": "pickups"},
@@ -98,6 +100,7 @@ class Ports:
     notify: int = 8003
     notify_bounces: int = 2526  # notify's SMTP endpoint for bounces and delivery reports
     json_hauler: int = 8101
+    soap_hauler: int = 8102
     declarative_hauler: int = 8103
     smtp: int = 1025
     smtp_http: int = 8025
@@ -106,7 +109,7 @@ class Ports:
 
 
 # Everything `make run` starts, simulators first.
-PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "northside-hauler",
+PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "westside-hauler", "northside-hauler",
              "booking", "hauler-adapters", "notify")
 
 
@@ -146,6 +149,12 @@ class Platform:
             "api_key_env": "VALLEY_HAUL_API_KEY",
             "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
             "config": {},
+        }, {
+            "hauler_id": "westside-recovery",
+            "kind": "soap",
+            "base_url": f"http://127.0.0.1:{self.ports.soap_hauler}",
+            "api_key_env": "WESTSIDE_SOAP_PASSWORD",
+            "config": {"username": DEMO_WESTSIDE["username"]},
         }, {
             "hauler_id": "northside-cleanout",
             "kind": "declarative_json",
@@ -195,6 +204,12 @@ class Platform:
                              "SIM_KESTREL_SENDER_ID": DEMO_KESTREL["from"],
                              "SIM_KESTREL_WEBHOOK_URL": f"http://127.0.0.1:{p.notify}/webhooks/sms/kestrel"},
                             f"http://127.0.0.1:{p.sms_kestrel}/_sim/stats"),
+            "westside-hauler": ([py, "-m", "haulbridge_simulators.soap_hauler"],
+                                {"SIM_SOAP_PORT": str(p.soap_hauler), "SIM_SOAP_USERNAME": DEMO_WESTSIDE["username"],
+                                 "SIM_SOAP_PASSWORD": DEMO_WESTSIDE["password"],
+                                 "SIM_SOAP_SCHEDULE_DELAY": str(self.sim_confirm_delay),
+                                 "SIM_SOAP_COMPLETE_DELAY": str(self.sim_complete_delay)},
+                                f"http://127.0.0.1:{p.soap_hauler}/_sim/stats"),
             "northside-hauler": ([py, "-m", "haulbridge_simulators.declarative_hauler"],
                                  {"SIM_DECL_PORT": str(p.declarative_hauler),
                                   "SIM_DECL_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
@@ -212,6 +227,7 @@ class Platform:
                                  "VALLEY_HAUL_API_KEY": DEMO_JSON_HAULER["api_key"],
                                  "VALLEY_HAUL_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"],
                                  "NORTHSIDE_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
+                                 "WESTSIDE_SOAP_PASSWORD": DEMO_WESTSIDE["password"],
                                  "ADAPTERS_POLL_SECONDS": str(self.poll_seconds)},
                                 f"http://127.0.0.1:{p.adapters}/readyz"),
             "notify": ([py, "-m", "notify"],

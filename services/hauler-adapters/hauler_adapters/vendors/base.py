@@ -57,6 +57,10 @@ class Integration:
     config: dict[str, Any]
 
 
+class InvalidIntegration(Exception):
+    """The integration's configuration cannot work; the reason says which field."""
+
+
 class VendorRejected(Exception):
     """The hauler answered and refused the job; retrying would get the same answer."""
 

@@ -32,8 +32,8 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from .base import (JOB_STATUSES, DispatchReceipt, Integration, PickupJob, VendorRejected, VendorReport,
-                   VendorUnavailable)
+from .base import (JOB_STATUSES, DispatchReceipt, Integration, InvalidIntegration, PickupJob, VendorRejected,
+                   VendorReport, VendorUnavailable)
 from .retrying import retry_after, vendor_retrying
 
 
@@ -86,10 +86,6 @@ class DeclarativeConfig(_Strict):
     error_message: str | None = None
 
     _check = field_validator("error_message")(_compiles)
-
-
-class InvalidIntegration(Exception):
-    """The integration's configuration cannot work; the reason says which field."""
 
 
 def parse_config(config: dict) -> DeclarativeConfig:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from ..settings import AdapterSettings
 from .base import HaulerAdapter, Integration
-from .declarative import DeclarativeJsonAdapter, InvalidIntegration
+from .base import InvalidIntegration
+from .declarative import DeclarativeJsonAdapter
 from .json_api import JsonApiAdapter
+from .soap import SoapWorkOrderAdapter
 
-ADAPTER_KINDS = {cls.kind: cls for cls in (JsonApiAdapter, DeclarativeJsonAdapter)}
+ADAPTER_KINDS = {cls.kind: cls for cls in (JsonApiAdapter, DeclarativeJsonAdapter, SoapWorkOrderAdapter)}
 # Vendors without webhooks: the poller asks them about open jobs.
 POLLED_KINDS = {kind for kind, cls in ADAPTER_KINDS.items() if hasattr(cls, "fetch_status")}
 
