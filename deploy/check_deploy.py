@@ -11,6 +11,7 @@ Docker, kubectl and promtool checks are listed in deploy/README.md.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import re
@@ -18,11 +19,11 @@ import sys
 from pathlib import Path
 
 import yaml
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY
 
 from booking.settings import BookingSettings
 from hauler_adapters.settings import AdapterSettings
-from haulbridge_runtime import metrics, topics
+from haulbridge_runtime import topics
 from notify.settings import NotifySettings
 
 HERE = Path(__file__).resolve().parent
@@ -98,12 +99,12 @@ def main() -> int:
         problems.append("kafka/create-topics.sh does not create the .dlq topics as topics.dlq() names them")
 
     exported = set()
-    for m in vars(metrics).values():
-        if isinstance(m, (Counter, Histogram)) or type(m).__name__ == "Gauge":
-            for family in m.describe():
-                exported |= {family.name, f"{family.name}_total"} if isinstance(m, Counter) else {family.name}
-                if isinstance(m, Histogram):
-                    exported |= {f"{family.name}_{s}" for s in ("bucket", "sum", "count")}
+    for app in ("booking.app", "hauler_adapters.app", "notify.app"):  # each registers its own metrics
+        importlib.import_module(app)
+    for family in REGISTRY.collect():
+        exported |= {family.name, f"{family.name}_total"} if family.type == "counter" else {family.name}
+        if family.type == "histogram":
+            exported |= {f"{family.name}_{s}" for s in ("bucket", "sum", "count")}
     alerts = yaml.safe_load((HERE / "prometheus/alerts.yml").read_text())
     for group in alerts["groups"]:
         for rule in group["rules"]:

@@ -44,15 +44,18 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
-        self._consumer_specs: list[tuple[str, list[str], dict[str, Handler]]] = []
+        self._consumer_specs: list[tuple[str, list[str], dict[str, Handler], int]] = []
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
 
-    def consume(self, *, group_id: str, topics: list[str], handlers: dict[str, Handler]) -> None:
-        self._consumer_specs.append((group_id, topics, handlers))
+    def consume(self, *, group_id: str, topics: list[str], handlers: dict[str, Handler],
+                key_concurrency: int = 1) -> None:
+        """Handle these topics' events; ``key_concurrency`` > 1: events of different keys
+        (bookings) of one partition concurrently, each key's in order (see consumer.py)."""
+        self._consumer_specs.append((group_id, topics, handlers, key_concurrency))
 
     def job(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         """A long-running coroutine started after the pool is ready."""
@@ -87,7 +90,7 @@ class ServiceRuntime:
             retention_hours=s.outbox_retention_hours,
         )
         self._spawn("outbox-relay", self.relay.run)
-        for group_id, topics_, handlers in self._consumer_specs:
+        for group_id, topics_, handlers, key_concurrency in self._consumer_specs:
             consumer = EventConsumer(
                 service=s.service_name,
                 group_id=group_id,
@@ -100,6 +103,7 @@ class ServiceRuntime:
                 retry_max_seconds=s.consumer_retry_max_seconds,
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                key_concurrency=key_concurrency,
             )
             self.consumers.append(consumer)
             self._spawn(f"consumer:{group_id}", consumer.run)

@@ -121,3 +121,33 @@ async def test_an_event_that_keeps_failing_is_parked_in_the_dead_letter_topic_an
 async def _count(pool, expected: int) -> bool:
     async with pool.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM effects") == expected
+
+
+async def test_with_key_concurrency_different_bookings_overlap_and_each_bookings_events_keep_their_order(
+        pool, infra, topic_prefix):
+    bookings = [str(uuid.uuid4()) for _ in range(12)]
+    await _publish(infra.bootstrap, topic_prefix, [_event(b, n) for n in range(1, 4) for b in bookings])
+    in_flight, most_in_flight = 0, 0
+
+    async def apply(event):  # a slow vendor call, then the effect
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        async with inbox_transaction(pool, event, "test") as conn:
+            await conn.execute("INSERT INTO effects VALUES ($1, $2, $3)", event.id, event.subject, event.data["n"])
+
+    consumer = EventConsumer(service="test", group_id=f"g-{uuid.uuid4()}", topics_=[topics.BOOKING],
+                             handlers={EventType.BOOKING_REQUESTED: apply}, bootstrap=infra.bootstrap,
+                             topic_prefix=topic_prefix, key_concurrency=8)
+    task = await _running(consumer)
+    try:
+        await eventually(lambda: _count(pool, 36), what="every effect")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT booking, array_agg(n ORDER BY ctid) AS ns FROM effects GROUP BY booking")
+    assert {r["booking"]: list(r["ns"]) for r in rows} == {b: [1, 2, 3] for b in bookings}  # each in order
+    assert most_in_flight > 3  # more than one per partition at a time (3 partitions)

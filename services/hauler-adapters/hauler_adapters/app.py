@@ -28,7 +28,8 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
         await dispatch.dispatch_booking(event, pool=runtime.pool, registry=registry)
 
     runtime.consume(group_id=dispatch.CONSUMER, topics=[topics.BOOKING],
-                    handlers={EventType.BOOKING_REQUESTED: on_booking_requested})
+                    handlers={EventType.BOOKING_REQUESTED: on_booking_requested},
+                    key_concurrency=settings.dispatch_concurrency)
 
     async def load_integrations() -> None:
         if settings.integrations_file is None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from haulbridge_runtime.settings import ServiceSettings
@@ -20,6 +20,12 @@ class AdapterSettings(ServiceSettings):
     vendor_max_attempts: int = 5
     vendor_retry_initial_seconds: float = 0.5
     vendor_retry_max_seconds: float = 30.0
+    # Per hauler: calls at a time, and the circuit breaker (failed calls in a row, then how long it stays open).
+    vendor_concurrency: int = Field(default=50, ge=1)
+    circuit_threshold: int = Field(default=5, ge=1)
+    circuit_open_seconds: float = Field(default=30.0, gt=0)
+    # booking.requested events of different bookings handled at once (each booking's in order).
+    dispatch_concurrency: int = Field(default=200, ge=1)
     # Vendors without webhooks are asked about their open jobs this often, this many calls at a time.
     poll_seconds: float = 30.0
     poll_concurrency: int = 10

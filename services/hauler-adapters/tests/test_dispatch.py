@@ -100,3 +100,29 @@ async def test_a_hauler_without_an_integration_fails_the_dispatch_rather_than_dr
     [failed] = await hauler_events(adapter_settings, expect=1)
     assert failed["type"] == EventType.DISPATCH_FAILED
     assert "no integration configured for hauler 'westside-recovery'" in failed["data"]["reason"]
+
+
+async def test_a_failing_haulers_circuit_opens_so_its_bookings_fail_fast_and_other_haulers_carry_on(
+        adapter_settings, hauler):
+    from devstack.testing import in_process
+    from hauler_adapters.app import build_app
+
+    settings = adapter_settings.model_copy(update={"circuit_threshold": 2, "circuit_open_seconds": 600})
+    app = build_app(settings)
+    async with in_process(app), httpx.AsyncClient(base_url=hauler) as vendor:
+        await vendor.post("/_sim/faults", json=[{"status": 503}] * 6)  # Valley Haul is down
+        for n in (1, 2):  # two dispatches fail after their retries: the circuit opens
+            await publish(settings, booking_requested())
+            events = await hauler_events(settings, expect=n)
+            assert events[-1]["type"] == EventType.DISPATCH_FAILED and events[-1]["data"]["reason"] == "HTTP 503"
+        calls_before = sum((await vendor.get("/_sim/stats")).json()["create_calls_per_customer_reference"].values())
+
+        fails_fast, elsewhere = booking_requested(), booking_requested(hauler_id="northside-cleanout")
+        await publish(settings, fails_fast)  # not even tried: failed at once, saying why
+        await publish(settings, elsewhere)  # another hauler: unaffected
+        events = {e["subject"]: e for e in await hauler_events(settings, expect=4)}
+        assert events[fails_fast.subject]["type"] == EventType.DISPATCH_FAILED
+        assert "circuit open for hauler 'valley-haul'" in events[fails_fast.subject]["data"]["reason"]
+        assert events[elsewhere.subject]["type"] == EventType.DISPATCH_ACCEPTED
+        assert sum((await vendor.get("/_sim/stats")).json()["create_calls_per_customer_reference"].values()) \
+            == calls_before

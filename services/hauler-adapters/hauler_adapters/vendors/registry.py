@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..settings import AdapterSettings
-from .base import HaulerAdapter, Integration
-from .base import InvalidIntegration
+from .base import InvalidIntegration, Integration
+from .guard import Circuits, GuardedAdapter
 from .declarative import DeclarativeJsonAdapter
 from .json_api import JsonApiAdapter
 from .soap import SoapWorkOrderAdapter
@@ -20,9 +20,10 @@ class UnsupportedVendorKind(Exception):
 class AdapterRegistry:
     def __init__(self, settings: AdapterSettings) -> None:
         self.settings = settings
-        self._adapters: dict[str, tuple[Integration, HaulerAdapter]] = {}
+        self.circuits = Circuits(threshold=settings.circuit_threshold, open_seconds=settings.circuit_open_seconds)
+        self._adapters: dict[str, tuple[Integration, GuardedAdapter]] = {}
 
-    def adapter_for(self, integration: Integration) -> HaulerAdapter:
+    def adapter_for(self, integration: Integration) -> GuardedAdapter:
         cached = self._adapters.get(integration.hauler_id)
         if cached is not None and cached[0] == integration:
             return cached[1]
@@ -35,6 +36,8 @@ class AdapterRegistry:
                           retry_initial=s.vendor_retry_initial_seconds, retry_max=s.vendor_retry_max_seconds)
         except InvalidIntegration as exc:
             raise UnsupportedVendorKind(f"hauler '{integration.hauler_id}': {exc}") from exc
+        adapter = GuardedAdapter(adapter, hauler_id=integration.hauler_id, circuits=self.circuits,
+                                 concurrency=s.vendor_concurrency)
         self._adapters[integration.hauler_id] = (integration, adapter)
         return adapter
 
