@@ -1,7 +1,8 @@
 """``make bench`` (``python -m benchmarks``): start the embedded infrastructure, run the
 benchmarks, print their tables, stop everything it started.
 
-Environment: BENCH_ONLY (booking or notify; both when unset), BENCH_MESSAGES (notify, 1000),
+Environment: BENCH_ONLY (booking, notify or adapters; all when unset), BENCH_MESSAGES (notify, 1000),
+BENCH_DISPATCHES (adapters, 2000), BENCH_VENDOR_LATENCY (adapters, 0.05 s),
 BENCH_BOOKINGS (default 2000), BENCH_WARMUP (100), BENCH_CLIENTS (50), BENCH_HTTP_CLIENT
 (aiohttp, the default, or httpx),
 BENCH_POOL (the service's db_pool_max default, 10), BENCH_ROUNDS (2: raw and API
@@ -29,7 +30,7 @@ from devstack.infra import EmbeddedPostgres, TansuBroker, free_port
 from devstack.stack import Platform, Ports, prepare_database
 from haulbridge_runtime.logs import configure_logging
 
-from . import booking_throughput, notify_throughput
+from . import adapters_throughput, booking_throughput, notify_throughput
 
 
 def say(message: str) -> None:
@@ -60,7 +61,7 @@ def main() -> int:
         say("seeding the demo city ...")
         platform.seed_demo_city()
         loop_factory = uvloop.new_event_loop if uvloop is not None else None
-        only = os.environ.get("BENCH_ONLY", "")  # booking or notify; empty: both
+        only = os.environ.get("BENCH_ONLY", "")  # booking, notify or adapters; empty: all
         failures = 0
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             if only in ("", "booking"):
@@ -70,6 +71,8 @@ def main() -> int:
                 failures = result.failures
             if only in ("", "notify"):
                 print(notify_throughput.report(notify_throughput.run(platform, runner, say=say)), flush=True)
+            if only in ("", "adapters"):
+                print(adapters_throughput.report(adapters_throughput.run(platform, runner, say=say)), flush=True)
         keep_logs = failures > 0
         return 1 if failures else 0
     finally:

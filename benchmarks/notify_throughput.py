@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import aiosmtplib
 
 from devstack.stack import Platform
 from haulbridge_runtime import topics

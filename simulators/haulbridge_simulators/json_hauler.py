@@ -42,6 +42,7 @@ class JsonHaulerSettings(BaseSettings):
     confirm_delay: float = 1.0
     complete_delay: float = 3.0
     webhook_max_attempts: int = 30
+    latency: float = 0.0  # seconds every create call takes (a hauler's real API is not instant)
 
 
 def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
@@ -97,6 +98,8 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
     async def create_job(request: Request, authorization: str | None = Header(default=None),
                          idempotency_key: str | None = Header(default=None)):
         _auth(authorization)
+        if s.latency:
+            await asyncio.sleep(s.latency)
         if not idempotency_key:
             raise HTTPException(status_code=400, detail="Idempotency-Key header is required")
         body = await request.json()

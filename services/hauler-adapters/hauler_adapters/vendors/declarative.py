@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .base import (JOB_STATUSES, DispatchReceipt, Integration, InvalidIntegration, PickupJob, VendorRejected,
                    VendorReport, VendorUnavailable)
-from .retrying import retry_after, vendor_retrying
+from .retrying import retry_after, vendor_retrying, vendor_transport
 
 
 class _Strict(BaseModel):
@@ -111,10 +111,12 @@ class DeclarativeJsonAdapter:
             self.client: httpx.AsyncClient = AsyncOAuth2Client(
                 client_id=auth.client_id, client_secret=secret, scope=auth.scope, base_url=base, timeout=timeout,
                 token_endpoint=str(httpx.URL(base).join(auth.token_url or "")),
-                grant_type="client_credentials", leeway=auth.leeway_seconds, headers=headers)
+                grant_type="client_credentials", leeway=auth.leeway_seconds, headers=headers,
+                transport=vendor_transport())
         else:
             headers[auth.name] = f"Bearer {secret}" if auth.kind == "bearer" else secret
-            self.client = httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers)
+            self.client = httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers,
+                                            transport=vendor_transport())
 
     async def dispatch(self, job: PickupJob) -> DispatchReceipt:
         create = self.config.create

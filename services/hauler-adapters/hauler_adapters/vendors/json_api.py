@@ -12,7 +12,7 @@ import os
 import httpx
 
 from .base import DispatchReceipt, Integration, PickupJob, VendorRejected, VendorUnavailable
-from .retrying import retry_after, vendor_retrying
+from .retrying import retry_after, vendor_retrying, vendor_transport
 
 
 class JsonApiAdapter:
@@ -23,6 +23,7 @@ class JsonApiAdapter:
         self.integration = integration
         api_key = os.environ.get(integration.api_key_env or "", "")
         self.client = httpx.AsyncClient(
+            transport=vendor_transport(),
             base_url=integration.base_url or "",
             timeout=timeout,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "haulbridge-hauler-adapters"},
