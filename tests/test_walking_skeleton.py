@@ -83,9 +83,10 @@ async def _mails(client, urls, expect):
 
 @pytest.mark.parametrize("address, hauler", [
     ("1660 Park Ave, San Jose, CA 95126", "Westside Recovery"),  # SOAP work orders, polled
+    ("1700 Alum Rock Ave, San Jose, CA 95116", "Eastside Junk Dispatch"),  # email: a click, then a reply
     ("170 W Tasman Dr, San Jose, CA 95134", "Northside Clean-Out"),  # JSON by configuration, OAuth2, polled
 ])
-async def test_bookings_for_haulers_without_webhooks_are_confirmed_and_completed_by_polling(
+async def test_bookings_for_haulers_without_webhooks_are_confirmed_and_completed(
         platform_factory, address, hauler):
     platform = platform_factory()
     platform.start_all()

@@ -42,6 +42,7 @@ Haulbridge is running (demo city: San José).
   Hauler simulators  http://127.0.0.1:{ports.json_hauler}/api/v1/jobs  (Valley Haul Co., JSON API + webhooks;
                        Bearer valley-haul-demo-key)
                      http://127.0.0.1:{ports.soap_hauler}/WorkOrderService?wsdl  (Westside Recovery, SOAP, polled)
+                     http://127.0.0.1:{ports.email_office_http}/_sim/emails  (Eastside Junk Dispatch: the emails it got)
                      http://127.0.0.1:{ports.declarative_hauler}/_sim/stats  (Northside Clean-Out, OAuth2, polled;
                        integrated by configuration alone)
   Mail received      http://127.0.0.1:{ports.smtp_http}/messages

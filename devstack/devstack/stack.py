@@ -32,6 +32,8 @@ DEMO_JSON_HAULER = {
 # Northside Clean-Out (simulated) is integrated by configuration alone: the declarative_json
 # adapter with this mapping to and from its API; no code of its own.
 DEMO_NORTHSIDE = {"client_secret": "northside-demo-client-secret"}
+# Eastside Junk Dispatch (simulated): an office that works from email; links signed with this secret.
+DEMO_EASTSIDE = {"office": "office@eastside-junk.example", "link_secret": "eastside-demo-link-secret"}
 # Westside Recovery (simulated): a SOAP work order service with WS-Security, polled.
 DEMO_WESTSIDE = {"username": "haulbridge", "password": "westside-demo-password"}
 NORTHSIDE_CONFIG = {
@@ -97,6 +99,9 @@ async def prepare_database(admin_dsn: str, database: str) -> dict[str, str]:
 class Ports:
     booking: int = 8001
     adapters: int = 8002
+    adapters_replies: int = 2527  # the adapters' SMTP endpoint for dispatch offices' replies
+    email_office: int = 2528
+    email_office_http: int = 8104
     notify: int = 8003
     notify_bounces: int = 2526  # notify's SMTP endpoint for bounces and delivery reports
     json_hauler: int = 8101
@@ -109,8 +114,8 @@ class Ports:
 
 
 # Everything `make run` starts, simulators first.
-PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "westside-hauler", "northside-hauler",
-             "booking", "hauler-adapters", "notify")
+PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "westside-hauler", "eastside-office",
+             "northside-hauler", "booking", "hauler-adapters", "notify")
 
 
 @dataclass
@@ -155,6 +160,14 @@ class Platform:
             "base_url": f"http://127.0.0.1:{self.ports.soap_hauler}",
             "api_key_env": "WESTSIDE_SOAP_PASSWORD",
             "config": {"username": DEMO_WESTSIDE["username"]},
+        }, {
+            "hauler_id": "eastside-junk",
+            "kind": "email",
+            "base_url": f"smtp://127.0.0.1:{self.ports.email_office}",
+            "webhook_secret_env": "EASTSIDE_LINK_SECRET",
+            "config": {"to": DEMO_EASTSIDE["office"], "from": "Haulbridge dispatch <dispatch@haulbridge.example>",
+                       "reply_to": "replies@dispatch.haulbridge.example",
+                       "links_base_url": f"http://127.0.0.1:{self.ports.adapters}"},
         }, {
             "hauler_id": "northside-cleanout",
             "kind": "declarative_json",
@@ -210,6 +223,14 @@ class Platform:
                                  "SIM_SOAP_SCHEDULE_DELAY": str(self.sim_confirm_delay),
                                  "SIM_SOAP_COMPLETE_DELAY": str(self.sim_complete_delay)},
                                 f"http://127.0.0.1:{p.soap_hauler}/_sim/stats"),
+            "eastside-office": ([py, "-m", "haulbridge_simulators.email_office"],
+                                {"SIM_OFFICE_SMTP_PORT": str(p.email_office),
+                                 "SIM_OFFICE_HTTP_PORT": str(p.email_office_http),
+                                 "SIM_OFFICE_OFFICE_ADDRESS": DEMO_EASTSIDE["office"],
+                                 "SIM_OFFICE_REPLY_PORT": str(p.adapters_replies),
+                                 "SIM_OFFICE_CONFIRM_DELAY": str(self.sim_confirm_delay),
+                                 "SIM_OFFICE_COMPLETE_DELAY": str(self.sim_complete_delay)},
+                                f"http://127.0.0.1:{p.email_office_http}/_sim/stats"),
             "northside-hauler": ([py, "-m", "haulbridge_simulators.declarative_hauler"],
                                  {"SIM_DECL_PORT": str(p.declarative_hauler),
                                   "SIM_DECL_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
@@ -228,7 +249,9 @@ class Platform:
                                  "VALLEY_HAUL_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"],
                                  "NORTHSIDE_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
                                  "WESTSIDE_SOAP_PASSWORD": DEMO_WESTSIDE["password"],
-                                 "ADAPTERS_POLL_SECONDS": str(self.poll_seconds)},
+                                 "ADAPTERS_POLL_SECONDS": str(self.poll_seconds),
+                                 "ADAPTERS_REPLY_SMTP_PORT": str(p.adapters_replies),
+                                 "EASTSIDE_LINK_SECRET": DEMO_EASTSIDE["link_secret"]},
                                 f"http://127.0.0.1:{p.adapters}/readyz"),
             "notify": ([py, "-m", "notify"],
                        {**self._service_env("NOTIFY_", "notify", p.notify),

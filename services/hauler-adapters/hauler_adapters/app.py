@@ -10,10 +10,11 @@ from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 from haulbridge_runtime.topics import EventType
 
-from . import dispatch, poller, repository
+from . import dispatch, poller, replies, repository
 from .settings import AdapterSettings
 from .vendors.declarative import DeclarativeJsonAdapter, parse_config
 from .vendors.registry import AdapterRegistry
+from .vendor_pages import router as vendor_pages_router
 from .webhooks import router as webhooks_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,9 +45,12 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
 
     runtime.on_start(load_integrations)
     runtime.job("status-poller", lambda: poller.poll_forever(lambda: runtime.pool, registry, settings))
+    if settings.reply_smtp_port:
+        runtime.job("dispatch-replies", lambda: replies.receive_replies(lambda: runtime.pool, settings))
     runtime.on_stop(registry.close)
     app = create_app(runtime, title="Haulbridge hauler adapters")
     app.state.settings = settings
     app.state.registry = registry
     app.include_router(webhooks_router)
+    app.include_router(vendor_pages_router)
     return app

@@ -60,6 +60,16 @@ async def find_dispatch(conn: asyncpg.Connection, *, hauler_id: str, external_re
     )
 
 
+async def find_dispatch_by_booking(conn: asyncpg.Connection, *, hauler_id: str,
+                                  booking_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM dispatches WHERE hauler_id = $1 AND booking_id = $2",
+                               hauler_id, booking_id)
+
+
+async def hauler_of_reference(conn: asyncpg.Connection, reference: str) -> str | None:
+    return await conn.fetchval("SELECT hauler_id FROM dispatches WHERE reference = $1", reference)
+
+
 async def open_jobs(conn: asyncpg.Connection, *, kinds: list[str]) -> list[asyncpg.Record]:
     """Jobs the city believes open at haulers of these vendor kinds (what the poller asks about)."""
     return await conn.fetch(
@@ -67,6 +77,11 @@ async def open_jobs(conn: asyncpg.Connection, *, kinds: list[str]) -> list[async
         " JOIN hauler_integrations i USING (hauler_id)"
         " WHERE d.status IN ('accepted', 'confirmed') AND d.external_ref IS NOT NULL AND i.kind = ANY($1::text[])"
         " ORDER BY d.updated_at", kinds)
+
+
+async def move_dispatch(conn: asyncpg.Connection, booking_id: UUID, pickup_date) -> None:
+    await conn.execute("UPDATE dispatches SET pickup_date = $2, updated_at = now() WHERE booking_id = $1",
+                       booking_id, pickup_date)
 
 
 async def set_dispatch_status(conn: asyncpg.Connection, booking_id: UUID, status: str,

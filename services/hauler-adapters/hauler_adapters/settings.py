@@ -26,6 +26,9 @@ class AdapterSettings(ServiceSettings):
     circuit_open_seconds: float = Field(default=30.0, gt=0)
     # booking.requested events of different bookings handled at once (each booking's in order).
     dispatch_concurrency: int = Field(default=200, ge=1)
+    # Dispatch offices that answer by email reply to an address whose MX is this endpoint (0: off).
+    reply_smtp_host: str = "127.0.0.1"
+    reply_smtp_port: int = Field(default=2527, ge=0)
     # Vendors without webhooks are asked about their open jobs this often, this many calls at a time.
     poll_seconds: float = 30.0
     poll_concurrency: int = 10

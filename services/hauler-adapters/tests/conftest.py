@@ -10,6 +10,7 @@ from devstack.stack import DEMO_JSON_HAULER, DEMO_NORTHSIDE, NORTHSIDE_CONFIG
 from devstack.testing import http_server, in_process
 from hauler_adapters.app import build_app
 from hauler_adapters.settings import AdapterSettings
+from haulbridge_simulators.email_office import EmailOfficeSettings, Office
 from haulbridge_simulators.declarative_hauler import DeclarativeHaulerSettings
 from haulbridge_simulators.declarative_hauler import build_app as build_northside
 from haulbridge_simulators.json_hauler import JsonHaulerSettings, build_app as build_hauler
@@ -46,7 +47,8 @@ async def northside(northside_settings):
 
 
 @pytest.fixture
-def adapter_settings(database, infra, topic_prefix, hauler, northside, tmp_path, monkeypatch) -> AdapterSettings:
+def adapter_settings(database, infra, topic_prefix, hauler, northside, reply_port, tmp_path,
+                     monkeypatch) -> AdapterSettings:
     monkeypatch.setenv("VALLEY_HAUL_API_KEY", DEMO_JSON_HAULER["api_key"])
     monkeypatch.setenv("VALLEY_HAUL_WEBHOOK_SECRET", DEMO_JSON_HAULER["webhook_secret"])
     monkeypatch.setenv("NORTHSIDE_CLIENT_SECRET", DEMO_NORTHSIDE["client_secret"])
@@ -60,6 +62,7 @@ def adapter_settings(database, infra, topic_prefix, hauler, northside, tmp_path,
     }]))
     return AdapterSettings(database_url=database["hauler-adapters"], kafka_bootstrap_servers=infra.bootstrap,
                            topic_prefix=topic_prefix, integrations_file=integrations, poll_seconds=0.2,
+                           reply_smtp_port=reply_port,
                            vendor_max_attempts=3, vendor_retry_initial_seconds=0.05, vendor_retry_max_seconds=0.2)
 
 
@@ -67,5 +70,45 @@ def adapter_settings(database, infra, topic_prefix, hauler, northside, tmp_path,
 async def adapters(adapter_settings):
     app = build_app(adapter_settings)
     async with in_process(app) as client:
+        client.pool = app.state.runtime.pool
+        yield client
+
+
+@pytest.fixture
+def reply_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+async def office(adapter_port, reply_port):
+    """Eastside Junk Dispatch: an inbox over SMTP and a dispatcher who clicks and replies (tests answer
+    for it: auto_answer off)."""
+    settings = EmailOfficeSettings(smtp_port=free_port(), http_port=free_port(), reply_port=reply_port,
+                                   auto_answer=False)
+    office = await Office(settings).start()
+    yield office
+    await office.close()
+
+
+@pytest.fixture
+def email_settings(adapter_settings, office, adapter_port, reply_port, tmp_path, monkeypatch) -> AdapterSettings:
+    """The adapters with Eastside's email integration besides the others, replies on their own port."""
+    monkeypatch.setenv("EASTSIDE_LINK_SECRET", "eastside-test-link-secret")
+    integrations = json.loads(adapter_settings.integrations_file.read_text()) + [{
+        "hauler_id": "eastside-junk", "kind": "email", "base_url": f"smtp://127.0.0.1:{office.settings.smtp_port}",
+        "webhook_secret_env": "EASTSIDE_LINK_SECRET",
+        "config": {"to": office.settings.office_address, "from": "Haulbridge dispatch <dispatch@haulbridge.example>",
+                   "reply_to": "replies@dispatch.haulbridge.example",
+                   "links_base_url": f"http://127.0.0.1:{adapter_port}"}}]
+    path = tmp_path / "integrations-with-email.json"
+    path.write_text(json.dumps(integrations))
+    return adapter_settings.model_copy(update={"integrations_file": path})
+
+
+@pytest.fixture
+async def adapters_http(email_settings, adapter_port):
+    """The adapters in-process and over real HTTP (the vendor page is clicked from outside)."""
+    app = build_app(email_settings)
+    async with in_process(app) as client, http_server(app, adapter_port):
         client.pool = app.state.runtime.pool
         yield client

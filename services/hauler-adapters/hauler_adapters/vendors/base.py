@@ -33,7 +33,8 @@ class DispatchReceipt:
 
 
 # What a job can be at a hauler, in the city's words; every vendor's status words map to one.
-JOB_STATUSES = ("accepted", "confirmed", "completed", "missed", "cancelled", "rejected")
+# ("rescheduled" is a report, not a state: the hauler proposes another day.)
+JOB_STATUSES = ("accepted", "confirmed", "completed", "missed", "cancelled", "rejected", "rescheduled")
 
 
 @dataclass(frozen=True)
