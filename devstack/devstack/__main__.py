@@ -72,8 +72,10 @@ Demo keys (this run only):
   staff admin  Authorization: Bearer {keys["admin"]}
                e.g. curl -s -H 'Authorization: Bearer {keys["admin"]}' http://127.0.0.1:{ports.booking}/admin/v1/rules
   front end    X-Api-Key: {keys["web"]}   (also the Open311 api_key, see /open311/v2/services.json)
-  notify       Authorization: Bearer {keys["notify"]}   (template previews)
-               e.g. curl -s -H 'Authorization: Bearer {keys["notify"]}' http://127.0.0.1:{ports.notify}/admin/v1/templates/pickup_reminder/vi
+  operator     Authorization: Bearer {keys["operator"]}   (every service's /admin/v1/dead-letters;
+               notify's template previews)
+               e.g. curl -s -H 'Authorization: Bearer {keys["operator"]}' http://127.0.0.1:{ports.notify}/admin/v1/templates/pickup_reminder/vi
+                    curl -s -H 'Authorization: Bearer {keys["operator"]}' http://127.0.0.1:{ports.adapters}/admin/v1/dead-letters
 
 Ctrl-C stops everything.
 """
@@ -106,7 +108,7 @@ def main() -> int:
         print(platform.seed_demo_city(), flush=True)
         keys = {"admin": platform.create_api_key("demo-admin", kind="staff", role="admin"),
                 "web": platform.create_api_key("demo-web", kind="frontend"),
-                "notify": platform.notify_operator_token}
+                "operator": platform.operator_token}
         print("starting simulators and services...", flush=True)
         platform.start_all()
         print(_banner(ports, pg, broker, run_dir, keys), flush=True)

@@ -142,7 +142,8 @@ class Platform:
     poll_seconds: float = 2.0  # how often the adapters ask the haulers without webhooks
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per process name
     processes: dict[str, Process] = field(default_factory=dict)
-    notify_operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # One operator token for the demo's three services (/admin/v1/dead-letters, notify's previews).
+    operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -239,7 +240,8 @@ class Platform:
                                  f"http://127.0.0.1:{p.declarative_hauler}/_sim/stats"),
             "booking": ([py, "-m", "booking"],
                         {**self._service_env("BOOKING_", "booking", p.booking),
-                         "BOOKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.booking}"},
+                         "BOOKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.booking}",
+                         "BOOKING_OPERATOR_TOKEN": self.operator_token},
                         f"http://127.0.0.1:{p.booking}/readyz"),
             "hauler-adapters": ([py, "-m", "hauler_adapters"],
                                 {**self._service_env("ADAPTERS_", "hauler-adapters", p.adapters),
@@ -251,12 +253,13 @@ class Platform:
                                  "WESTSIDE_SOAP_PASSWORD": DEMO_WESTSIDE["password"],
                                  "ADAPTERS_POLL_SECONDS": str(self.poll_seconds),
                                  "ADAPTERS_REPLY_SMTP_PORT": str(p.adapters_replies),
+                                 "ADAPTERS_OPERATOR_TOKEN": self.operator_token,
                                  "EASTSIDE_LINK_SECRET": DEMO_EASTSIDE["link_secret"]},
                                 f"http://127.0.0.1:{p.adapters}/readyz"),
             "notify": ([py, "-m", "notify"],
                        {**self._service_env("NOTIFY_", "notify", p.notify),
                         "NOTIFY_SMTP_PORT": str(p.smtp), "NOTIFY_SEND_RETRY_INITIAL_SECONDS": "0.5",
-                        "NOTIFY_OPERATOR_TOKEN": self.notify_operator_token,
+                        "NOTIFY_OPERATOR_TOKEN": self.operator_token,
                         "NOTIFY_PUBLIC_BASE_URL": f"http://127.0.0.1:{p.notify}",
                         "NOTIFY_BOUNCE_SMTP_PORT": str(p.notify_bounces),
                         "NOTIFY_PELICAN_BASE_URL": f"http://127.0.0.1:{p.sms_pelican}",

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics
 from .consumer import EventConsumer, Handler
+from .dead_letters import router as dead_letters_router
 from .db import apply_migrations, create_pool
 from .kafka import ensure_topics, platform_topics
 from .logs import bind, configure_logging, get_logger
@@ -210,6 +211,7 @@ def create_app(
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.include_router(dead_letters_router)
 
     app.add_middleware(ObserveRequests, service=settings.service_name)
     generate_openapi = app.openapi

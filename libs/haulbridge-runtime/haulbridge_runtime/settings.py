@@ -6,6 +6,7 @@ with different databases and ports.
 """
 from __future__ import annotations
 
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +29,15 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+
+    # Bearer token for the service's operator endpoints (/admin/v1/dead-letters, notify's template
+    # previews). Unset or empty: those endpoints refuse everyone.
+    operator_token: SecretStr | None = None
+
+    @field_validator("operator_token", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
     log_level: str = "INFO"
     log_json: bool = True

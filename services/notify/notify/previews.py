@@ -6,12 +6,12 @@ renders one as a resident would get it, saying when it fell back to English. Cal
 """
 from __future__ import annotations
 
-import secrets
 from datetime import date, timedelta
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from haulbridge_runtime.problems import NotFound, Unauthorized, problem_responses
+from haulbridge_runtime.operators import require_operator
+from haulbridge_runtime.problems import NotFound, problem_responses
 
 from .events import KINDS
 from .resident_texts import REPLIES
@@ -20,15 +20,7 @@ from .templates_render import LANGUAGES, language_of, render_email, render_sms
 REPLY_KINDS = sorted(REPLIES.values())
 
 
-def operator(request: Request) -> None:
-    token = request.app.state.settings.operator_token
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if token is None or scheme.lower() != "bearer" or not given.strip() or not secrets.compare_digest(
-            given.strip().encode(), token.get_secret_value().encode()):
-        raise Unauthorized("Template previews need 'Authorization: Bearer <NOTIFY_OPERATOR_TOKEN>'.")
-
-
-router = APIRouter(prefix="/admin/v1/templates", tags=["templates"], dependencies=[Depends(operator)],
+router = APIRouter(prefix="/admin/v1/templates", tags=["templates"], dependencies=[Depends(require_operator)],
                    responses=problem_responses(401))
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from haulbridge_runtime.settings import ServiceSettings
@@ -51,13 +51,7 @@ class NotifySettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8003"
     unsubscribe_secret: SecretStr = SecretStr("dev-only-unsubscribe-secret-change-me")
 
-    # Bearer token for notify's /admin/v1 (template previews). Unset: those endpoints refuse everyone.
-    operator_token: SecretStr | None = None
-
-    @field_validator("operator_token", mode="before")
-    @classmethod
-    def _empty_means_none(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value  # NOTIFY_OPERATOR_TOKEN=
+    # NOTIFY_OPERATOR_TOKEN (ServiceSettings.operator_token) guards /admin/v1: template previews, dead letters.
 
     # Contact details are blanked this many days after the booking closes.
     contact_retention_days: int = Field(default=90, ge=0)
