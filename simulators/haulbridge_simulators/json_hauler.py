@@ -4,6 +4,8 @@
     GET  /api/v1/jobs            the hauler's job list
     GET  /api/v1/jobs/{job_id}   one job
     GET  /_sim/stats             how many jobs exist per customer reference, and create calls seen
+    DELETE /_sim/jobs/{job_id}   the hauler loses a job;  POST /_sim/jobs  one it entered itself;
+    PATCH /_sim/jobs/{job_id}    its status changes with no webhook
     POST /_sim/faults            queue answers for the next create calls, e.g.
                                  [{"status": 503}, {"status": 429, "retry_after": 1}, {"status": 422}]
 
@@ -138,6 +140,29 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
         if job_id not in jobs:
             raise HTTPException(status_code=404, detail="no such job")
         return jobs[job_id]
+
+    @app.delete("/_sim/jobs/{job_id}", status_code=204)
+    async def lose_job(job_id: str):
+        """The hauler loses a job (a database restore, a careless clerk): gone from its list and its keys."""
+        jobs.pop(job_id, None)
+        for key in [k for k, v in by_key.items() if v == job_id]:
+            del by_key[key]
+
+    @app.patch("/_sim/jobs/{job_id}", status_code=204)
+    async def change_job(job_id: str, request: Request):
+        """The hauler's status changes and no webhook tells the city (its webhook sender was down)."""
+        jobs[job_id]["status"] = (await request.json())["status"]
+
+    @app.post("/_sim/jobs", status_code=201)
+    async def add_job(request: Request):
+        """A job the hauler entered by itself (a resident phoned it directly): the city never dispatched it."""
+        body = await request.json()
+        job_id = f"VH-{next(numbers):06d}"
+        jobs[job_id] = {"job_id": job_id, "status": body.get("status", "accepted"),
+                        "customer_reference": body.get("customer_reference", "phoned-in"),
+                        "city_reference": None, "service_date": body.get("service_date"),
+                        "window": None, "request": body, "webhooks_delivered": []}
+        return {"job_id": job_id}
 
     @app.post("/_sim/faults", status_code=204)
     async def queue_faults(request: Request):

@@ -44,6 +44,7 @@ class EventType:
     PICKUP_COMPLETED = f"{_NS}.pickup.completed.v1"
     PICKUP_RESCHEDULED = f"{_NS}.pickup.rescheduled.v1"
     PICKUP_MISSED = f"{_NS}.pickup.missed.v1"
+    DISCREPANCY_FOUND = f"{_NS}.reconciliation.discrepancy-found.v1"
 
     NOTIFICATION_SENT = f"{_NS}.notification.sent.v1"
     ITEMS_OUT_CONFIRMED = f"{_NS}.resident.items-out-confirmed.v1"
@@ -64,6 +65,7 @@ TOPIC_OF = {
     EventType.PICKUP_COMPLETED: HAULER,
     EventType.PICKUP_RESCHEDULED: HAULER,
     EventType.PICKUP_MISSED: HAULER,
+    EventType.DISCREPANCY_FOUND: HAULER,
     EventType.NOTIFICATION_SENT: NOTIFY,
     EventType.ITEMS_OUT_CONFIRMED: NOTIFY,
 }

@@ -10,10 +10,11 @@ from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 from haulbridge_runtime.topics import EventType
 
-from . import dispatch, poller, replies, repository
+from . import dispatch, poller, reconciliation, replies, repository
 from .settings import AdapterSettings
 from .vendors.declarative import DeclarativeJsonAdapter, parse_config
 from .vendors.registry import AdapterRegistry
+from .reconciliation_api import router as reconciliation_router
 from .vendor_pages import router as vendor_pages_router
 from .webhooks import router as webhooks_router
 
@@ -45,6 +46,7 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
 
     runtime.on_start(load_integrations)
     runtime.job("status-poller", lambda: poller.poll_forever(lambda: runtime.pool, registry, settings))
+    runtime.job("reconciliation", lambda: reconciliation.reconcile_forever(lambda: runtime.pool, registry, settings))
     if settings.reply_smtp_port:
         runtime.job("dispatch-replies", lambda: replies.receive_replies(lambda: runtime.pool, settings))
     runtime.on_stop(registry.close)
@@ -53,4 +55,5 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     app.state.registry = registry
     app.include_router(webhooks_router)
     app.include_router(vendor_pages_router)
+    app.include_router(reconciliation_router)
     return app

@@ -11,6 +11,7 @@ for the same key, so it still has exactly one.
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date
 
@@ -42,6 +43,11 @@ async def dispatch_booking(event: Event, *, pool: asyncpg.Pool, registry: Adapte
     booking_id = uuid.UUID(data["booking_id"])
     hauler_id = data["hauler_id"]
     key = idempotency_key(event)
+    job = PickupJob(
+        booking_id=str(booking_id), reference=data["reference"], pickup_date=data["pickup_date"],
+        address=data["address"], items=data["items"], contact_name=data["contact"]["name"],
+        contact_phone=data["contact"].get("phone"), notes=data.get("notes"), idempotency_key=key,
+    )
     async with pool.acquire() as conn:
         if await already_processed(conn, event, CONSUMER):
             raise AlreadyProcessed(event.id)
@@ -49,13 +55,8 @@ async def dispatch_booking(event: Event, *, pool: asyncpg.Pool, registry: Adapte
         await repository.record_attempt(conn, booking_id=booking_id, reference=data["reference"],
                                         hauler_id=hauler_id, pickup_date=date.fromisoformat(data["pickup_date"]),
                                         idempotency_key=key, correlation_id=event.correlationid,
-                                        traceparent=event.traceparent)
+                                        traceparent=event.traceparent, job=dataclasses.asdict(job))
 
-    job = PickupJob(
-        booking_id=str(booking_id), reference=data["reference"], pickup_date=data["pickup_date"],
-        address=data["address"], items=data["items"], contact_name=data["contact"]["name"],
-        contact_phone=data["contact"].get("phone"), notes=data.get("notes"), idempotency_key=key,
-    )
     outcome_type, status, external_ref, reason = EventType.DISPATCH_FAILED, "failed", None, None
     try:
         if integration is None:

@@ -30,15 +30,15 @@ async def upsert_integration(conn: asyncpg.Connection, i: dict) -> None:
 
 async def record_attempt(conn: asyncpg.Connection, *, booking_id: UUID, reference: str, hauler_id: str,
                          pickup_date, idempotency_key: str, correlation_id: str,
-                         traceparent: str) -> asyncpg.Record:
-    """Record that a call to the hauler is about to be made (committed before the call)."""
+                         traceparent: str, job: dict) -> asyncpg.Record:
+    """Record that a call to the hauler is about to be made (committed before the call), with the job."""
     return await conn.fetchrow(
         "INSERT INTO dispatches (booking_id, reference, hauler_id, pickup_date, idempotency_key, correlation_id,"
-        " traceparent, status, attempts) VALUES ($1,$2,$3,$4,$5,$6,$7,'sending',1)"
+        " traceparent, status, attempts, job) VALUES ($1,$2,$3,$4,$5,$6,$7,'sending',1,$8)"
         " ON CONFLICT (booking_id) DO UPDATE SET attempts = dispatches.attempts + 1, updated_at = now(),"
         "   status = CASE WHEN dispatches.status IN ('sending', 'failed') THEN 'sending' ELSE dispatches.status END"
         " RETURNING *",
-        booking_id, reference, hauler_id, pickup_date, idempotency_key, correlation_id, traceparent,
+        booking_id, reference, hauler_id, pickup_date, idempotency_key, correlation_id, traceparent, job,
     )
 
 
@@ -68,6 +68,37 @@ async def find_dispatch_by_booking(conn: asyncpg.Connection, *, hauler_id: str,
 
 async def hauler_of_reference(conn: asyncpg.Connection, reference: str) -> str | None:
     return await conn.fetchval("SELECT hauler_id FROM dispatches WHERE reference = $1", reference)
+
+
+async def jobs_of_hauler(conn: asyncpg.Connection, hauler_id: str) -> list[asyncpg.Record]:
+    """What the city believes is at this hauler (reconciliation compares it with the hauler)."""
+    return await conn.fetch(
+        "SELECT booking_id, reference, external_ref, status, pickup_date, job FROM dispatches"
+        " WHERE hauler_id = $1 AND status NOT IN ('sending', 'failed', 'rejected')", hauler_id)
+
+
+async def integrations(conn: asyncpg.Connection) -> list[Integration]:
+    return [await get_integration(conn, r["hauler_id"])
+            for r in await conn.fetch("SELECT hauler_id FROM hauler_integrations ORDER BY hauler_id")]
+
+
+async def note_discrepancy(conn: asyncpg.Connection, d: dict) -> bool:
+    """Record a discrepancy for its hauler and day; False when it was already known (seen again)."""
+    return bool(await conn.fetchval(
+        "INSERT INTO discrepancies (hauler_id, day, kind, booking_id, reference, external_ref, city_status,"
+        " hauler_status, action, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+        " ON CONFLICT (hauler_id, day, kind, coalesce(booking_id::text, ''), coalesce(external_ref, ''))"
+        " DO UPDATE SET last_seen_at = now() RETURNING (xmax = 0)",
+        d["hauler_id"], d["day"], d["kind"], d.get("booking_id"), d.get("reference"), d.get("external_ref"),
+        d.get("city_status"), d.get("hauler_status"), d["action"], d.get("detail")))
+
+
+async def discrepancies(conn: asyncpg.Connection, *, hauler_id: str | None, day) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT hauler_id, day, kind, booking_id, reference, external_ref, city_status, hauler_status, action,"
+        " detail, found_at, last_seen_at FROM discrepancies"
+        " WHERE ($1::text IS NULL OR hauler_id = $1) AND ($2::date IS NULL OR day = $2)"
+        " ORDER BY day DESC, hauler_id, kind, reference", hauler_id, day)
 
 
 async def open_jobs(conn: asyncpg.Connection, *, kinds: list[str]) -> list[asyncpg.Record]:

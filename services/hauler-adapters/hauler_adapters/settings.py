@@ -29,6 +29,11 @@ class AdapterSettings(ServiceSettings):
     # Dispatch offices that answer by email reply to an address whose MX is this endpoint (0: off).
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: int = Field(default=2527, ge=0)
+    # Reconciliation: how often each hauler is compared with what the city believes, and when a
+    # job with no completion counts as overdue (hours after the end of its pickup day, city time).
+    reconcile_seconds: float = Field(default=3600.0, gt=0)
+    overdue_after_hours: float = Field(default=12.0, ge=0)
+    timezone: str = "America/Los_Angeles"
     # Vendors without webhooks are asked about their open jobs this often, this many calls at a time.
     poll_seconds: float = 30.0
     poll_concurrency: int = 10

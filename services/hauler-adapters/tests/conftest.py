@@ -62,7 +62,7 @@ def adapter_settings(database, infra, topic_prefix, hauler, northside, reply_por
     }]))
     return AdapterSettings(database_url=database["hauler-adapters"], kafka_bootstrap_servers=infra.bootstrap,
                            topic_prefix=topic_prefix, integrations_file=integrations, poll_seconds=0.2,
-                           reply_smtp_port=reply_port,
+                           reply_smtp_port=reply_port, operator_token="adapters-test-operator-token",
                            vendor_max_attempts=3, vendor_retry_initial_seconds=0.05, vendor_retry_max_seconds=0.2)
 
 

@@ -50,6 +50,7 @@ class GuardedAdapter:
         self.hauler_id = hauler_id
         self.circuits = circuits
         self.limit = asyncio.Semaphore(concurrency)
+        self.can_list_jobs = hasattr(adapter, "list_jobs")
 
     async def _guarded(self, call):
         async with self.limit:
@@ -64,6 +65,9 @@ class GuardedAdapter:
 
     async def fetch_status(self, external_ref: str) -> VendorReport:
         return await self._guarded(lambda: self.adapter.fetch_status(external_ref))
+
+    async def list_jobs(self) -> list[VendorReport]:
+        return await self._guarded(self.adapter.list_jobs)
 
     async def close(self) -> None:
         await self.adapter.close()

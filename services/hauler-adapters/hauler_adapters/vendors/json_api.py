@@ -11,7 +11,7 @@ import os
 
 import httpx
 
-from .base import DispatchReceipt, Integration, PickupJob, VendorRejected, VendorUnavailable
+from .base import DispatchReceipt, Integration, PickupJob, VendorRejected, VendorReport, VendorUnavailable
 from .retrying import retry_after, vendor_retrying, vendor_transport
 
 
@@ -63,6 +63,20 @@ class JsonApiAdapter:
         except (ValueError, KeyError, TypeError) as exc:
             raise VendorUnavailable(f"malformed answer: {response.text[:200]!r}") from exc
         return data
+
+    async def list_jobs(self) -> list[VendorReport]:
+        """The hauler's own job list, in the city's words (reconciliation)."""
+        async for attempt in vendor_retrying(attempts=self.attempts, initial=self.retry_initial,
+                                             maximum=self.retry_max):
+            with attempt:
+                try:
+                    response = await self.client.get("/api/v1/jobs")
+                except httpx.TransportError as exc:
+                    raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                if response.status_code >= 400:
+                    raise VendorUnavailable(f"HTTP {response.status_code} listing jobs")
+        return [VendorReport(external_ref=j["job_id"], status=j.get("status", "accepted"),
+                             pickup_date=j.get("service_date")) for j in response.json()]
 
     async def close(self) -> None:
         await self.client.aclose()
