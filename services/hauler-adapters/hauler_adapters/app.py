@@ -14,6 +14,7 @@ from . import dispatch, poller, reconciliation, replies, repository
 from .settings import AdapterSettings
 from .vendors.declarative import DeclarativeJsonAdapter, parse_config
 from .vendors.registry import AdapterRegistry
+from .integrations_api import router as integrations_router
 from .reconciliation_api import router as reconciliation_router
 from .vendor_pages import router as vendor_pages_router
 from .webhooks import router as webhooks_router
@@ -56,4 +57,5 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(vendor_pages_router)
     app.include_router(reconciliation_router)
+    app.include_router(integrations_router)
     return app
