@@ -58,7 +58,8 @@ def main() -> int:
                                         sms_pelican=free_port(), sms_kestrel=free_port(),
                                         notify_bounces=free_port(), declarative_hauler=free_port(),
                                         soap_hauler=free_port(), adapters_replies=free_port(),
-                                        email_office=free_port(), email_office_http=free_port()))
+                                        email_office=free_port(), email_office_http=free_port(),
+                                        sftp_hauler=free_port(), sftp_hauler_http=free_port()))
         say("seeding the demo city ...")
         platform.seed_demo_city()
         loop_factory = uvloop.new_event_loop if uvloop is not None else None

@@ -18,7 +18,7 @@ def platform_factory(infra, database, topic_prefix, tmp_path) -> Iterator:
                       smtp=free_port(), smtp_http=free_port(), sms_pelican=free_port(), sms_kestrel=free_port(),
                       notify_bounces=free_port(), declarative_hauler=free_port(),
                       soap_hauler=free_port(), adapters_replies=free_port(), email_office=free_port(),
-                      email_office_http=free_port())
+                      email_office_http=free_port(), sftp_hauler=free_port(), sftp_hauler_http=free_port())
         platform = Platform(dsns=database, bootstrap=infra.bootstrap, run_dir=tmp_path / "run", ports=ports,
                             topic_prefix=topic_prefix, sim_confirm_delay=0.5, sim_complete_delay=1.0, **kwargs)
         platform.seed_demo_city()

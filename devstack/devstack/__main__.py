@@ -43,6 +43,8 @@ Haulbridge is running (demo city: San José).
                        Bearer valley-haul-demo-key)
                      http://127.0.0.1:{ports.soap_hauler}/WorkOrderService?wsdl  (Westside Recovery, SOAP, polled)
                      http://127.0.0.1:{ports.email_office_http}/_sim/emails  (Eastside Junk Dispatch: the emails it got)
+                     http://127.0.0.1:{ports.sftp_hauler_http}/_sim/stats  (South Bay Haulers: manifests and
+                       completion files on its SFTP server, sftp://127.0.0.1:{ports.sftp_hauler})
                      http://127.0.0.1:{ports.declarative_hauler}/_sim/stats  (Northside Clean-Out, OAuth2, polled;
                        integrated by configuration alone)
   Mail received      http://127.0.0.1:{ports.smtp_http}/messages

@@ -34,6 +34,8 @@ DEMO_JSON_HAULER = {
 DEMO_NORTHSIDE = {"client_secret": "northside-demo-client-secret"}
 # Eastside Junk Dispatch (simulated): an office that works from email; links signed with this secret.
 DEMO_EASTSIDE = {"office": "office@eastside-junk.example", "link_secret": "eastside-demo-link-secret"}
+# South Bay Haulers (simulated): daily files over SFTP.
+DEMO_SOUTH_BAY = {"username": "haulbridge", "password": "southbay-demo-password"}
 # Westside Recovery (simulated): a SOAP work order service with WS-Security, polled.
 DEMO_WESTSIDE = {"username": "haulbridge", "password": "westside-demo-password"}
 NORTHSIDE_CONFIG = {
@@ -102,6 +104,8 @@ class Ports:
     adapters_replies: int = 2527  # the adapters' SMTP endpoint for dispatch offices' replies
     email_office: int = 2528
     email_office_http: int = 8104
+    sftp_hauler: int = 8122
+    sftp_hauler_http: int = 8123
     notify: int = 8003
     notify_bounces: int = 2526  # notify's SMTP endpoint for bounces and delivery reports
     json_hauler: int = 8101
@@ -115,7 +119,7 @@ class Ports:
 
 # Everything `make run` starts, simulators first.
 PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "westside-hauler", "eastside-office",
-             "northside-hauler", "booking", "hauler-adapters", "notify")
+             "southbay-hauler", "northside-hauler", "booking", "hauler-adapters", "notify")
 
 
 @dataclass
@@ -140,6 +144,7 @@ class Platform:
     sim_confirm_delay: float = 1.0
     sim_complete_delay: float = 3.0
     poll_seconds: float = 2.0  # how often the adapters ask the haulers without webhooks
+    manifest_every_seconds: float = 5.0  # the batch-file hauler's manifest, instead of nightly
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per process name
     processes: dict[str, Process] = field(default_factory=dict)
     # One operator token for the demo's three services (/admin/v1/dead-letters, notify's previews).
@@ -169,6 +174,13 @@ class Platform:
             "config": {"to": DEMO_EASTSIDE["office"], "from": "Haulbridge dispatch <dispatch@haulbridge.example>",
                        "reply_to": "replies@dispatch.haulbridge.example",
                        "links_base_url": f"http://127.0.0.1:{self.ports.adapters}"},
+        }, {
+            "hauler_id": "south-bay-haulers",
+            "kind": "batch_files",
+            "base_url": f"sftp://127.0.0.1:{self.ports.sftp_hauler}",
+            "api_key_env": "SOUTH_BAY_SFTP_PASSWORD",
+            "config": {"username": DEMO_SOUTH_BAY["username"], "manifest_dir": "/inbox",
+                       "completions_dir": "/outbox"},
         }, {
             "hauler_id": "northside-cleanout",
             "kind": "declarative_json",
@@ -232,6 +244,13 @@ class Platform:
                                  "SIM_OFFICE_CONFIRM_DELAY": str(self.sim_confirm_delay),
                                  "SIM_OFFICE_COMPLETE_DELAY": str(self.sim_complete_delay)},
                                 f"http://127.0.0.1:{p.email_office_http}/_sim/stats"),
+            "southbay-hauler": ([py, "-m", "haulbridge_simulators.sftp_hauler"],
+                                {"SIM_SFTP_PORT": str(p.sftp_hauler), "SIM_SFTP_HTTP_PORT": str(p.sftp_hauler_http),
+                                 "SIM_SFTP_ROOT": str(self.run_dir / "south-bay-sftp"),
+                                 "SIM_SFTP_USERNAME": DEMO_SOUTH_BAY["username"],
+                                 "SIM_SFTP_PASSWORD": DEMO_SOUTH_BAY["password"],
+                                 "SIM_SFTP_PROCESS_SECONDS": "1", "SIM_SFTP_COMPLETE_DELAY": str(self.sim_complete_delay)},
+                                f"http://127.0.0.1:{p.sftp_hauler_http}/_sim/stats"),
             "northside-hauler": ([py, "-m", "haulbridge_simulators.declarative_hauler"],
                                  {"SIM_DECL_PORT": str(p.declarative_hauler),
                                   "SIM_DECL_CLIENT_SECRET": DEMO_NORTHSIDE["client_secret"],
@@ -254,6 +273,10 @@ class Platform:
                                  "ADAPTERS_POLL_SECONDS": str(self.poll_seconds),
                                  "ADAPTERS_REPLY_SMTP_PORT": str(p.adapters_replies),
                                  "ADAPTERS_OPERATOR_TOKEN": self.operator_token,
+                                 "SOUTH_BAY_SFTP_PASSWORD": DEMO_SOUTH_BAY["password"],
+                                 # the demo sends manifests every few seconds instead of each evening
+                                 "ADAPTERS_MANIFEST_EVERY_SECONDS": str(self.manifest_every_seconds),
+                                 "ADAPTERS_BATCH_POLL_SECONDS": "1",
                                  "EASTSIDE_LINK_SECRET": DEMO_EASTSIDE["link_secret"]},
                                 f"http://127.0.0.1:{p.adapters}/readyz"),
             "notify": ([py, "-m", "notify"],

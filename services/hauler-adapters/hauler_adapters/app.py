@@ -10,7 +10,7 @@ from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 from haulbridge_runtime.topics import EventType
 
-from . import dispatch, poller, reconciliation, replies, repository
+from . import batch_runs, dispatch, poller, reconciliation, replies, repository
 from .settings import AdapterSettings
 from .vendors.declarative import DeclarativeJsonAdapter, parse_config
 from .vendors.registry import AdapterRegistry
@@ -47,6 +47,7 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
 
     runtime.on_start(load_integrations)
     runtime.job("status-poller", lambda: poller.poll_forever(lambda: runtime.pool, registry, settings))
+    runtime.job("batch-files", lambda: batch_runs.run_forever(lambda: runtime.pool, registry, settings))
     runtime.job("reconciliation", lambda: reconciliation.reconcile_forever(lambda: runtime.pool, registry, settings))
     if settings.reply_smtp_port:
         runtime.job("dispatch-replies", lambda: replies.receive_replies(lambda: runtime.pool, settings))
@@ -58,4 +59,5 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     app.include_router(vendor_pages_router)
     app.include_router(reconciliation_router)
     app.include_router(integrations_router)
+    app.include_router(batch_runs.router)
     return app

@@ -63,20 +63,21 @@ async def dispatch_booking(event: Event, *, pool: asyncpg.Pool, registry: Adapte
             raise UnsupportedVendorKind(f"no integration configured for hauler '{hauler_id}'")
         receipt = await registry.adapter_for(integration).dispatch(job)
         outcome_type, status, external_ref = EventType.DISPATCH_ACCEPTED, "accepted", receipt.external_ref
+        if receipt.status == "queued":  # a batch vendor: accepted when tonight's manifest is uploaded
+            outcome_type, status = None, "queued"
     except VendorRejected as exc:
         outcome_type, status, reason = EventType.DISPATCH_REJECTED, "rejected", exc.reason
     except (VendorUnavailable, UnsupportedVendorKind) as exc:
         reason = str(exc)
     failpoint("adapters.after_vendor_call")
 
-    outcome = new_event(
-        type=outcome_type, source=SOURCE, subject=str(booking_id), caused_by=event,
-        data={"booking_id": str(booking_id), "hauler_id": hauler_id, "reference": data["reference"],
-              **({"hauler_reference": external_ref} if external_ref else {}),
-              **({"reason": reason} if reason else {})},
-    )
     async with inbox_transaction(pool, event, CONSUMER) as conn:
         await repository.record_outcome(conn, booking_id=booking_id, status=status, external_ref=external_ref,
                                         error=reason)
-        await add_event(conn, outcome)
+        if outcome_type is not None:
+            await add_event(conn, new_event(
+                type=outcome_type, source=SOURCE, subject=str(booking_id), caused_by=event,
+                data={"booking_id": str(booking_id), "hauler_id": hauler_id, "reference": data["reference"],
+                      **({"hauler_reference": external_ref} if external_ref else {}),
+                      **({"reason": reason} if reason else {})}))
     log.info("dispatch outcome", hauler_id=hauler_id, status=status, hauler_reference=external_ref, reason=reason)

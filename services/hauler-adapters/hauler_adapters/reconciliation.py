@@ -37,7 +37,7 @@ from .vendors.registry import AdapterRegistry, UnsupportedVendorKind
 
 log = get_logger(__name__)
 
-OPEN = ("accepted", "confirmed")
+OPEN = ("queued", "accepted", "confirmed")
 
 
 async def reconcile(pool: asyncpg.Pool, registry: AdapterRegistry, settings: AdapterSettings,

@@ -26,10 +26,10 @@ from .vendors.base import VendorReport
 SOURCE = "/haulbridge/hauler-adapters"
 
 # How far along a job is; a report applies only when it moves the job further.
-PROGRESS = {"sending": 0, "failed": 0, "accepted": 1, "confirmed": 2,
+PROGRESS = {"sending": 0, "failed": 0, "queued": 1, "accepted": 1, "confirmed": 2,
             "completed": 3, "missed": 3, "cancelled": 3, "rejected": 3}
 EVENTS = {"confirmed": EventType.PICKUP_CONFIRMED, "completed": EventType.PICKUP_COMPLETED,
-          "missed": EventType.PICKUP_MISSED}
+          "missed": EventType.PICKUP_MISSED, "rejected": EventType.DISPATCH_REJECTED}
 
 
 async def apply(conn: asyncpg.Connection, dispatch: asyncpg.Record, report: VendorReport) -> bool:
@@ -50,9 +50,11 @@ async def apply(conn: asyncpg.Connection, dispatch: asyncpg.Record, report: Vend
             data["window"] = report.window
     elif report.status == "completed":
         data["completed_at"] = report.occurred_at
-    else:
+    elif report.status == "missed":
         data["pickup_date"] = report.pickup_date or dispatch["pickup_date"].isoformat()
         data["reason"] = report.reason or "the hauler reported the pickup missed"
+    else:
+        data["reason"] = report.reason or "the hauler refused the job"
     await _publish(conn, dispatch, event_type, data)
     return True
 

@@ -101,6 +101,36 @@ async def discrepancies(conn: asyncpg.Connection, *, hauler_id: str | None, day)
         " ORDER BY day DESC, hauler_id, kind, reference", hauler_id, day)
 
 
+async def queued_jobs(conn: asyncpg.Connection, hauler_id: str) -> list[asyncpg.Record]:
+    """Bookings waiting for this hauler's next manifest."""
+    return await conn.fetch("SELECT booking_id, reference, job, correlation_id, traceparent FROM dispatches"
+                            " WHERE hauler_id = $1 AND status = 'queued' ORDER BY created_at", hauler_id)
+
+
+async def manifests_sent(conn: asyncpg.Connection, *, hauler_id: str, day) -> int:
+    return await conn.fetchval("SELECT count(*) FROM manifests WHERE hauler_id = $1 AND day = $2", hauler_id, day)
+
+
+async def record_manifest(conn: asyncpg.Connection, *, hauler_id: str, day, remote_path: str, bookings: int) -> None:
+    await conn.execute("INSERT INTO manifests (hauler_id, day, remote_path, bookings) VALUES ($1,$2,$3,$4)",
+                       hauler_id, day, remote_path, bookings)
+
+
+async def completion_files_read(conn: asyncpg.Connection, hauler_id: str) -> set[str]:
+    return {r["name"] for r in await conn.fetch("SELECT name FROM completion_files WHERE hauler_id = $1", hauler_id)}
+
+
+async def record_completion_file(conn: asyncpg.Connection, *, hauler_id: str, name: str, reports: int,
+                                 applied: int, problems: list[dict]) -> None:
+    await conn.execute("INSERT INTO completion_files (hauler_id, name, reports, applied, problems)"
+                       " VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING", hauler_id, name, reports, applied, problems)
+
+
+async def completion_files(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT hauler_id, name, reports, applied, problems, read_at FROM completion_files"
+                            " ORDER BY read_at DESC")
+
+
 async def open_jobs(conn: asyncpg.Connection, *, kinds: list[str]) -> list[asyncpg.Record]:
     """Jobs the city believes open at haulers of these vendor kinds (what the poller asks about)."""
     return await conn.fetch(

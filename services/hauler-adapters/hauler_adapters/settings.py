@@ -34,6 +34,11 @@ class AdapterSettings(ServiceSettings):
     reconcile_seconds: float = Field(default=3600.0, gt=0)
     overdue_after_hours: float = Field(default=12.0, ge=0)
     timezone: str = "America/Los_Angeles"
+    # Haulers that work from daily files: the manifest goes at this hour city time (or every
+    # manifest_every_seconds when set, as in the demo); completion files are looked for this often.
+    manifest_hour: int = Field(default=20, ge=0, le=23)
+    manifest_every_seconds: float | None = None
+    batch_poll_seconds: float = Field(default=60.0, gt=0)
     # Vendors without webhooks are asked about their open jobs this often, this many calls at a time.
     poll_seconds: float = 30.0
     poll_concurrency: int = 10

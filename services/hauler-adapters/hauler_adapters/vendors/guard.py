@@ -69,5 +69,11 @@ class GuardedAdapter:
     async def list_jobs(self) -> list[VendorReport]:
         return await self._guarded(self.adapter.list_jobs)
 
+    async def upload_manifest(self, day, jobs: list[PickupJob], *, part: int = 1) -> str:
+        return await self._guarded(lambda: self.adapter.upload_manifest(day, jobs, part=part))
+
+    async def fetch_completions(self, seen: set[str]):
+        return await self._guarded(lambda: self.adapter.fetch_completions(seen))
+
     async def close(self) -> None:
         await self.adapter.close()

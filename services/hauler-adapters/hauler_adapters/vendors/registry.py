@@ -6,13 +6,14 @@ import asyncio
 from ..settings import AdapterSettings
 from .base import InvalidIntegration, Integration
 from .guard import Circuits, GuardedAdapter
+from .batch_files import BatchFilesAdapter
 from .declarative import DeclarativeJsonAdapter
 from .email_office import EmailOfficeAdapter
 from .json_api import JsonApiAdapter
 from .soap import SoapWorkOrderAdapter
 
 ADAPTER_KINDS = {cls.kind: cls for cls in (JsonApiAdapter, DeclarativeJsonAdapter, SoapWorkOrderAdapter,
-                                            EmailOfficeAdapter)}
+                                            EmailOfficeAdapter, BatchFilesAdapter)}
 # Vendors without webhooks: the poller asks them about open jobs.
 POLLED_KINDS = {kind for kind, cls in ADAPTER_KINDS.items() if hasattr(cls, "fetch_status")}
 
