@@ -1,6 +1,7 @@
 """A hauler with its own small JSON API and signed webhooks ("Valley Haul Co.").
 
     POST /api/v1/jobs            create a job; idempotent on the Idempotency-Key header
+    POST /api/v1/jobs/{id}/cancel   cancel it (409 once done);  PATCH /api/v1/jobs/{id}  {"service_date"}
     GET  /api/v1/jobs            the hauler's job list
     GET  /api/v1/jobs/{job_id}   one job
     GET  /_sim/stats             how many jobs exist per customer reference, and create calls seen
@@ -90,9 +91,13 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
 
     async def _lifecycle(job: dict) -> None:
         await asyncio.sleep(s.confirm_delay)
+        if job["status"] == "cancelled":
+            return
         job["status"] = "confirmed"
         await _deliver(job, "job.confirmed")
         await asyncio.sleep(s.complete_delay)
+        if job["status"] == "cancelled":
+            return
         job["status"] = "completed"
         await _deliver(job, "job.completed")
 
@@ -121,13 +126,36 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
             job_id = f"VH-{next(numbers):06d}"
             job = {"job_id": job_id, "status": "accepted", "customer_reference": body["customer_reference"],
                    "city_reference": body.get("city_reference"), "service_date": body["service_date"],
-                   "window": {"from": "08:00", "to": "12:00"}, "request": body, "webhooks_delivered": []}
+                   "window": {"from": "08:00", "to": "12:00"}, "request": body, "webhooks_delivered": [],
+                   "history": ["created"]}
             jobs[job_id] = job
             by_key[idempotency_key] = job_id
         task = asyncio.create_task(_lifecycle(job))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return {"job_id": job_id, "status": "accepted"}
+
+    @app.post("/api/v1/jobs/{job_id}/cancel")
+    async def cancel_job(job_id: str, request: Request, authorization: str | None = Header(default=None)):
+        _auth(authorization)
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(status_code=404, detail="no such job")
+        if job["status"] == "completed":
+            raise HTTPException(status_code=409, detail="the job is already done")
+        job["status"] = "cancelled"
+        job["history"].append("cancelled")
+        return {"job_id": job_id, "status": "cancelled"}
+
+    @app.patch("/api/v1/jobs/{job_id}")
+    async def move_job(job_id: str, request: Request, authorization: str | None = Header(default=None)):
+        _auth(authorization)
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(status_code=404, detail="no such job")
+        job["service_date"] = (await request.json())["service_date"]
+        job["history"].append(f"moved to {job['service_date']}")
+        return {"job_id": job_id, "status": job["status"], "service_date": job["service_date"]}
 
     @app.get("/api/v1/jobs")
     async def list_jobs(authorization: str | None = Header(default=None)):
@@ -161,7 +189,7 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
         jobs[job_id] = {"job_id": job_id, "status": body.get("status", "accepted"),
                         "customer_reference": body.get("customer_reference", "phoned-in"),
                         "city_reference": None, "service_date": body.get("service_date"),
-                        "window": None, "request": body, "webhooks_delivered": []}
+                        "window": None, "request": body, "webhooks_delivered": [], "history": ["created"]}
         return {"job_id": job_id}
 
     @app.post("/_sim/faults", status_code=204)

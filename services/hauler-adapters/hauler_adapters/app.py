@@ -30,8 +30,13 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     async def on_booking_requested(event):
         await dispatch.dispatch_booking(event, pool=runtime.pool, registry=registry)
 
+    async def on_booking_changed(event):
+        await dispatch.pass_on_change(event, pool=runtime.pool, registry=registry)
+
     runtime.consume(group_id=dispatch.CONSUMER, topics=[topics.BOOKING],
-                    handlers={EventType.BOOKING_REQUESTED: on_booking_requested},
+                    handlers={EventType.BOOKING_REQUESTED: on_booking_requested,
+                              EventType.BOOKING_CANCELLED: on_booking_changed,
+                              EventType.BOOKING_RESCHEDULED: on_booking_changed},
                     key_concurrency=settings.dispatch_concurrency)
 
     async def load_integrations() -> None:

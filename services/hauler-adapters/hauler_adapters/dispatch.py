@@ -81,3 +81,52 @@ async def dispatch_booking(event: Event, *, pool: asyncpg.Pool, registry: Adapte
                       **({"hauler_reference": external_ref} if external_ref else {}),
                       **({"reason": reason} if reason else {})}))
     log.info("dispatch outcome", hauler_id=hauler_id, status=status, hauler_reference=external_ref, reason=reason)
+
+
+async def pass_on_change(event: Event, *, pool: asyncpg.Pool, registry: AdapterRegistry) -> None:
+    """A resident's (or staff's) cancellation or new date, told to the hauler that has the job.
+
+    The consumer hands one booking's events over in order, so a change never overtakes the
+    create it refers to. A hauler that cannot be told a change this way (no such call, or the
+    job not sent yet) is noted on the dispatch for reconciliation and staff; a call that keeps
+    failing raises, so the event is retried and then parked in the dead-letter topic — never
+    lost. A change the hauler itself reported (``by: hauler``) is not echoed back to it.
+    """
+    data = event.data
+    if data.get("by") == "hauler":
+        return
+    cancelled = event.type == EventType.BOOKING_CANCELLED
+    booking_id = uuid.UUID(data["booking_id"])
+    async with pool.acquire() as conn:
+        if await already_processed(conn, event, CONSUMER):
+            raise AlreadyProcessed(event.id)
+        dispatch = await repository.find_dispatch_by_booking(conn, hauler_id=data["hauler_id"], booking_id=booking_id)
+        integration = await repository.get_integration(conn, data["hauler_id"])
+    told, note = False, None
+    if dispatch is None or dispatch["status"] in ("failed", "rejected", "cancelled", "sending"):
+        note = "nothing at the hauler to change"
+    elif dispatch["status"] == "queued":  # not in a manifest yet: the next one leaves it out, or has the new date
+        note = None
+    else:
+        adapter = registry.adapter_for(integration) if integration else None
+        can = adapter is not None and (adapter.can_cancel if cancelled else adapter.can_reschedule)
+        if not can:
+            note = f"the hauler's system takes no {'cancellations' if cancelled else 'new dates'}; staff to call"
+        else:
+            try:
+                if cancelled:
+                    await adapter.cancel(dispatch["external_ref"], data.get("reason") or f"cancelled by {data['by']}")
+                else:
+                    await adapter.reschedule(dispatch["external_ref"], data["pickup_date"])
+                told = True
+            except VendorRejected as exc:
+                note = f"the hauler refused the change: {exc.reason}"
+    async with inbox_transaction(pool, event, CONSUMER) as conn:
+        if cancelled and dispatch is not None:
+            await repository.set_dispatch_status(conn, booking_id, "cancelled", None)
+        elif dispatch is not None:
+            await repository.move_dispatch(conn, booking_id, date.fromisoformat(data["pickup_date"]))
+        if note and dispatch is not None:
+            await repository.note_dispatch_error(conn, booking_id, note)
+    log.info("change passed on to the hauler" if told else "change not passed on", hauler_id=data["hauler_id"],
+             change="cancelled" if cancelled else "rescheduled", note=note)

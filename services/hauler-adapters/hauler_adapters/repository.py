@@ -141,8 +141,16 @@ async def open_jobs(conn: asyncpg.Connection, *, kinds: list[str]) -> list[async
 
 
 async def move_dispatch(conn: asyncpg.Connection, booking_id: UUID, pickup_date) -> None:
-    await conn.execute("UPDATE dispatches SET pickup_date = $2, updated_at = now() WHERE booking_id = $1",
-                       booking_id, pickup_date)
+    """The pickup moved; the job kept for manifests and re-dispatch moves with it."""
+    await conn.execute(
+        "UPDATE dispatches SET pickup_date = $2, updated_at = now(),"
+        " job = CASE WHEN job IS NULL THEN NULL ELSE jsonb_set(job, '{pickup_date}', to_jsonb($2::date::text)) END"
+        " WHERE booking_id = $1", booking_id, pickup_date)
+
+
+async def note_dispatch_error(conn: asyncpg.Connection, booking_id: UUID, note: str) -> None:
+    await conn.execute("UPDATE dispatches SET last_error = $2, updated_at = now() WHERE booking_id = $1",
+                       booking_id, note)
 
 
 async def set_dispatch_status(conn: asyncpg.Connection, booking_id: UUID, status: str,

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import httpx
 
 from devstack.contracts import validate_event
-from devstack.testing import read_topic
+from devstack.testing import eventually, read_topic
 from haulbridge_runtime import topics
 from haulbridge_runtime.envelope import new_event
 from haulbridge_runtime.kafka import new_producer
@@ -126,3 +126,30 @@ async def test_a_failing_haulers_circuit_opens_so_its_bookings_fail_fast_and_oth
         assert events[elsewhere.subject]["type"] == EventType.DISPATCH_ACCEPTED
         assert sum((await vendor.get("/_sim/stats")).json()["create_calls_per_customer_reference"].values()) \
             == calls_before
+
+
+async def test_a_cancellation_or_new_date_reaches_the_hauler_after_the_create_never_before_it(
+        adapters, adapter_settings, hauler):
+    moved, cancelled = booking_requested(), booking_requested()
+    new_day = (date.today() + timedelta(days=12)).isoformat()
+    move = new_event(type=EventType.BOOKING_RESCHEDULED, source="/haulbridge/booking", subject=moved.subject,
+                     data={**{k: moved.data[k] for k in ("booking_id", "reference", "hauler_id")},
+                           "previous_pickup_date": moved.data["pickup_date"], "pickup_date": new_day,
+                           "target_date": new_day, "by": "resident"})
+    cancel = new_event(type=EventType.BOOKING_CANCELLED, source="/haulbridge/booking", subject=cancelled.subject,
+                       data={**{k: cancelled.data[k] for k in ("booking_id", "reference", "hauler_id", "pickup_date")},
+                             "by": "resident", "reason": "gave the sofa to a neighbour"})
+    for event in (moved, move, cancelled, cancel, cancel):  # published back to back, the cancel twice
+        await publish(adapter_settings, event)
+    await hauler_events(adapter_settings, expect=2)
+
+    async def histories():
+        async with httpx.AsyncClient(base_url=hauler, headers={"Authorization": "Bearer valley-haul-demo-key"}) as c:
+            jobs = {j["customer_reference"]: j for j in (await c.get("/api/v1/jobs")).json()}
+        done = jobs.get(cancelled.subject, {}).get("status") == "cancelled" and \
+            jobs.get(moved.subject, {}).get("service_date") == new_day
+        return jobs if done else None
+
+    jobs = await eventually(histories, what="the hauler to have both changes")
+    assert jobs[moved.subject]["history"] == ["created", f"moved to {new_day}"]
+    assert jobs[cancelled.subject]["history"] == ["created", "cancelled"]  # once, after the create

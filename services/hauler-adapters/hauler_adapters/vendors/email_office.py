@@ -113,6 +113,29 @@ class EmailOfficeAdapter:
         return DispatchReceipt(external_ref=job.reference, status="accepted",
                                raw={"message_id": message["Message-ID"]})
 
+    async def cancel(self, external_ref: str, reason: str) -> None:
+        await self._notice(external_ref, f"Cancelled: junk pickup {external_ref}",
+                           f"The junk pickup {external_ref} is cancelled ({reason}). Please do not collect.\n")
+
+    async def reschedule(self, external_ref: str, pickup_date: str) -> None:
+        day = date.fromisoformat(pickup_date)
+        await self._notice(external_ref, f"Moved: junk pickup {external_ref} is now on {day:%a %d %b %Y}",
+                           f"The resident moved the junk pickup {external_ref} to {day:%A %d %B %Y}.\n"
+                           f"Answer as before: the links in the first email still work, or reply with the "
+                           f"reference and CONFIRM, DATE yyyy-mm-dd, DONE or MISSED.\n")
+
+    async def _notice(self, reference: str, subject: str, text: str) -> None:
+        config = self.integration.config
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Reply-To"] = config["from"], config["to"], config["reply_to"]
+        msg["Subject"] = subject
+        msg["Message-ID"] = make_msgid(idstring=reference, domain="haulbridge.adapters")
+        msg["X-Haulbridge-Reference"] = reference
+        msg.set_content(text)
+        async for attempt in vendor_retrying(**self.retrying):
+            with attempt:
+                await self._send(msg)
+
     async def _send(self, message: EmailMessage) -> None:
         try:
             await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout)

@@ -51,6 +51,8 @@ class GuardedAdapter:
         self.circuits = circuits
         self.limit = asyncio.Semaphore(concurrency)
         self.can_list_jobs = hasattr(adapter, "list_jobs")
+        self.can_cancel = hasattr(adapter, "cancel")
+        self.can_reschedule = hasattr(adapter, "reschedule")
 
     async def _guarded(self, call):
         async with self.limit:
@@ -65,6 +67,12 @@ class GuardedAdapter:
 
     async def fetch_status(self, external_ref: str) -> VendorReport:
         return await self._guarded(lambda: self.adapter.fetch_status(external_ref))
+
+    async def cancel(self, external_ref: str, reason: str) -> None:
+        await self._guarded(lambda: self.adapter.cancel(external_ref, reason))
+
+    async def reschedule(self, external_ref: str, pickup_date: str) -> None:
+        await self._guarded(lambda: self.adapter.reschedule(external_ref, pickup_date))
 
     async def list_jobs(self) -> list[VendorReport]:
         return await self._guarded(self.adapter.list_jobs)

@@ -64,6 +64,25 @@ class JsonApiAdapter:
             raise VendorUnavailable(f"malformed answer: {response.text[:200]!r}") from exc
         return data
 
+    async def cancel(self, external_ref: str, reason: str) -> None:
+        await self._change("POST", f"/api/v1/jobs/{external_ref}/cancel", {"reason": reason})
+
+    async def reschedule(self, external_ref: str, pickup_date: str) -> None:
+        await self._change("PATCH", f"/api/v1/jobs/{external_ref}", {"service_date": pickup_date})
+
+    async def _change(self, method: str, path: str, body: dict) -> None:
+        async for attempt in vendor_retrying(attempts=self.attempts, initial=self.retry_initial,
+                                             maximum=self.retry_max):
+            with attempt:
+                try:
+                    response = await self.client.request(method, path, json=body)
+                except httpx.TransportError as exc:
+                    raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise VendorUnavailable(f"HTTP {response.status_code}", retry_after=retry_after(response))
+                if response.status_code >= 400:
+                    raise VendorRejected(_reason(response), status=response.status_code)
+
     async def list_jobs(self) -> list[VendorReport]:
         """The hauler's own job list, in the city's words (reconciliation)."""
         async for attempt in vendor_retrying(attempts=self.attempts, initial=self.retry_initial,
