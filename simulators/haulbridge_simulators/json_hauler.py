@@ -8,7 +8,8 @@
     DELETE /_sim/jobs/{job_id}   the hauler loses a job;  POST /_sim/jobs  one it entered itself;
     PATCH /_sim/jobs/{job_id}    its status changes with no webhook
     POST /_sim/faults            queue answers for the next create calls, e.g.
-                                 [{"status": 503}, {"status": 429, "retry_after": 1}, {"status": 422}]
+                                 [{"status": 503}, {"status": 429, "retry_after": 1}, {"status": 422},
+                                  {"delay": 2} (slow, then made), {"body": "<html>"} (broken, not made)]
 
 After a job is created the simulator confirms it (``job.confirmed``) after
 ``confirm_delay`` seconds and completes it (``job.completed``) after a further
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 import httpx
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from standardwebhooks.webhooks import Webhook
 
@@ -115,11 +116,16 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
                 raise HTTPException(status_code=422, detail=f"missing field {field}")
         async with lock:
             create_calls[body["customer_reference"]] += 1
-            if faults:
-                fault = faults.pop(0)
-                headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
-                return JSONResponse({"error": fault.get("reason", "simulated fault")},
-                                    status_code=fault["status"], headers=headers)
+            fault = faults.pop(0) if faults else None
+        if fault and "delay" in fault:  # slow: the job is made, but after the caller may have given up
+            await asyncio.sleep(fault["delay"])
+        elif fault and "body" in fault:  # a broken answer, and no job
+            return Response(fault["body"], status_code=fault.get("status", 200), media_type="application/json")
+        elif fault:
+            headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
+            return JSONResponse({"error": fault.get("reason", "simulated fault")},
+                                status_code=fault["status"], headers=headers)
+        async with lock:
             if idempotency_key in by_key:
                 job = jobs[by_key[idempotency_key]]
                 return JSONResponse({"job_id": job["job_id"], "status": job["status"]}, status_code=200)
