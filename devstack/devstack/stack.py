@@ -29,6 +29,9 @@ DEMO_JSON_HAULER = {
     "webhook_secret": "whsec_dmFsbGV5LWhhdWwtZGVtby13ZWJob29rLXNlY3JldA==",
 }
 
+# Valley Haul's API takes OAuth2 client-credentials tokens (the client secret is its demo key).
+VALLEY_HAUL_OAUTH2 = {"token_url": "/oauth/token", "client_id": "haulbridge", "scope": "jobs"}
+
 # Northside Clean-Out (simulated) is integrated by configuration alone: the declarative_json
 # adapter with this mapping to and from its API; no code of its own.
 DEMO_NORTHSIDE = {"client_secret": "northside-demo-client-secret"}
@@ -159,7 +162,7 @@ class Platform:
             "base_url": f"http://127.0.0.1:{self.ports.json_hauler}",
             "api_key_env": "VALLEY_HAUL_API_KEY",
             "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
-            "config": {},
+            "config": {"oauth2": VALLEY_HAUL_OAUTH2},
         }, {
             "hauler_id": "westside-recovery",
             "kind": "soap",
@@ -212,6 +215,7 @@ class Platform:
                             {"SIM_JSON_PORT": str(p.json_hauler),
                              "SIM_JSON_WEBHOOK_URL": f"http://127.0.0.1:{p.adapters}/webhooks/valley-haul",
                              "SIM_JSON_API_KEY": DEMO_JSON_HAULER["api_key"],
+                             "SIM_JSON_CLIENT_SECRET": DEMO_JSON_HAULER["api_key"], "SIM_JSON_OAUTH_ONLY": "true",
                              "SIM_JSON_WEBHOOK_SECRET": DEMO_JSON_HAULER["webhook_secret"],
                              "SIM_JSON_CONFIRM_DELAY": str(self.sim_confirm_delay),
                              "SIM_JSON_COMPLETE_DELAY": str(self.sim_complete_delay)},

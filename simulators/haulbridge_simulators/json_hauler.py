@@ -1,10 +1,12 @@
 """A hauler with its own small JSON API and signed webhooks ("Valley Haul Co.").
 
+    POST /oauth/token            OAuth2 client credentials (HTTP Basic or form client auth)
     POST /api/v1/jobs            create a job; idempotent on the Idempotency-Key header
     POST /api/v1/jobs/{id}/cancel   cancel it (409 once done);  PATCH /api/v1/jobs/{id}  {"service_date"}
     GET  /api/v1/jobs            the hauler's job list
     GET  /api/v1/jobs/{job_id}   one job
     GET  /_sim/stats             how many jobs exist per customer reference, and create calls seen
+    GET  /_sim/jobs              every job with its history
     DELETE /_sim/jobs/{job_id}   the hauler loses a job;  POST /_sim/jobs  one it entered itself;
     PATCH /_sim/jobs/{job_id}    its status changes with no webhook
     POST /_sim/faults            queue answers for the next create calls, e.g.
@@ -21,11 +23,15 @@ style; deliveries that fail are retried with backoff, as real vendors do.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import secrets
+import time
 import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import httpx
 import uvicorn
@@ -47,6 +53,12 @@ class JsonHaulerSettings(BaseSettings):
     complete_delay: float = 3.0
     webhook_max_attempts: int = 30
     latency: float = 0.0  # seconds every create call takes (a hauler's real API is not instant)
+    # OAuth2 client credentials: POST /oauth/token gives tokens that live token_ttl seconds. With
+    # oauth_only, the static API key is no longer accepted.
+    client_id: str = "haulbridge"
+    client_secret: str = "valley-haul-demo-key"
+    token_ttl: float = 3600.0
+    oauth_only: bool = False
 
 
 def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
@@ -62,9 +74,33 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
     signer = Webhook(s.webhook_secret)
     app.state.jobs = jobs
 
+    tokens: dict[str, float] = {}  # access token → expires at (monotonic)
+    app.state.tokens_issued = 0
+
     def _auth(authorization: str | None) -> None:
-        if authorization != f"Bearer {s.api_key}":
-            raise HTTPException(status_code=401, detail="invalid API key")
+        scheme, _, credential = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and tokens.get(credential, 0) > time.monotonic():
+            return
+        if not s.oauth_only and authorization == f"Bearer {s.api_key}":
+            return
+        raise HTTPException(status_code=401, detail="invalid or expired access token")
+
+    @app.post("/oauth/token")
+    async def token(request: Request):
+        form = dict(parse_qsl((await request.body()).decode()))
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            client_id, _, secret = base64.b64decode(value).decode().partition(":")
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if client_id != s.client_id or secret != s.client_secret:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        value = secrets.token_urlsafe(24)
+        tokens[value] = time.monotonic() + s.token_ttl
+        app.state.tokens_issued += 1
+        return {"access_token": value, "token_type": "Bearer", "expires_in": s.token_ttl}
 
     async def _deliver(job: dict, event_type: str) -> None:
         body = json.dumps({
@@ -175,6 +211,11 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
             raise HTTPException(status_code=404, detail="no such job")
         return jobs[job_id]
 
+    @app.get("/_sim/jobs")
+    async def sim_jobs():
+        """Every job with its history, for tests (no token needed)."""
+        return [{k: v for k, v in j.items() if k != "request"} for j in jobs.values()]
+
     @app.delete("/_sim/jobs/{job_id}", status_code=204)
     async def lose_job(job_id: str):
         """The hauler loses a job (a database restore, a careless clerk): gone from its list and its keys."""
@@ -206,7 +247,7 @@ def build_app(settings: JsonHaulerSettings | None = None) -> FastAPI:
     async def stats():
         per_customer = Counter(j["customer_reference"] for j in jobs.values())
         return {"jobs": len(jobs), "jobs_per_customer_reference": per_customer,
-                "create_calls_per_customer_reference": create_calls}
+                "create_calls_per_customer_reference": create_calls, "tokens_issued": app.state.tokens_issued}
 
     return app
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from devstack.infra import free_port
-from devstack.stack import DEMO_JSON_HAULER, DEMO_NORTHSIDE, NORTHSIDE_CONFIG
+from devstack.stack import DEMO_JSON_HAULER, DEMO_NORTHSIDE, NORTHSIDE_CONFIG, VALLEY_HAUL_OAUTH2
 from devstack.testing import http_server, in_process
 from hauler_adapters.app import build_app
 from hauler_adapters.settings import AdapterSettings
@@ -28,7 +28,8 @@ async def hauler(adapter_port):
     settings = JsonHaulerSettings(port=port, api_key=DEMO_JSON_HAULER["api_key"],
                                   webhook_secret=DEMO_JSON_HAULER["webhook_secret"],
                                   webhook_url=f"http://127.0.0.1:{adapter_port}/webhooks/valley-haul",
-                                  confirm_delay=3600, complete_delay=3600)  # tests send webhooks themselves
+                                  confirm_delay=3600, complete_delay=3600,  # tests send webhooks themselves
+                                  client_secret=DEMO_JSON_HAULER["api_key"], oauth_only=True)
     async with http_server(build_hauler(settings), port) as url:
         yield url
 
@@ -56,6 +57,7 @@ def adapter_settings(database, infra, topic_prefix, hauler, northside, reply_por
     integrations.write_text(json.dumps([{
         "hauler_id": "valley-haul", "kind": "json_api", "base_url": hauler,
         "api_key_env": "VALLEY_HAUL_API_KEY", "webhook_secret_env": "VALLEY_HAUL_WEBHOOK_SECRET",
+        "config": {"oauth2": VALLEY_HAUL_OAUTH2},
     }, {
         "hauler_id": "northside-cleanout", "kind": "declarative_json", "base_url": northside,
         "api_key_env": "NORTHSIDE_CLIENT_SECRET", "config": NORTHSIDE_CONFIG,

@@ -60,6 +60,7 @@ async def test_a_booking_is_sent_to_its_hauler_once_with_an_idempotency_key(adap
     async with httpx.AsyncClient(base_url=hauler) as client:
         stats = (await client.get("/_sim/stats")).json()
     assert stats["create_calls_per_customer_reference"] == {requested.subject: 1}
+    assert stats["tokens_issued"] == 1  # OAuth2 client credentials: one token, cached
 
 
 async def test_temporary_vendor_errors_are_retried_honouring_retry_after(adapters, adapter_settings, hauler):
@@ -144,8 +145,8 @@ async def test_a_cancellation_or_new_date_reaches_the_hauler_after_the_create_ne
     await hauler_events(adapter_settings, expect=2)
 
     async def histories():
-        async with httpx.AsyncClient(base_url=hauler, headers={"Authorization": "Bearer valley-haul-demo-key"}) as c:
-            jobs = {j["customer_reference"]: j for j in (await c.get("/api/v1/jobs")).json()}
+        async with httpx.AsyncClient(base_url=hauler, headers={}) as c:
+            jobs = {j["customer_reference"]: j for j in (await c.get("/_sim/jobs")).json()}
         done = jobs.get(cancelled.subject, {}).get("status") == "cancelled" and \
             jobs.get(moved.subject, {}).get("service_date") == new_day
         return jobs if done else None

@@ -32,7 +32,8 @@ async def _texts(provider, to: str = LAN) -> list[dict]:
 
 
 async def _all_texts(pelican, kestrel, to: str = LAN) -> list[dict]:
-    return await _texts(pelican, to) + await _texts(kestrel, to)
+    """What the handset got from either provider, in the order it arrived."""
+    return sorted(await _texts(pelican, to) + await _texts(kestrel, to), key=lambda t: t["created_at"])
 
 
 async def _sms(notify) -> list[dict]:

@@ -28,13 +28,12 @@ from typing import Literal
 
 import httpx
 import jmespath
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .base import (JOB_STATUSES, DispatchReceipt, Integration, InvalidIntegration, PickupJob, VendorRejected,
                    VendorReport, VendorUnavailable)
-from .retrying import retry_after, vendor_retrying, vendor_transport
+from . import http
+from .retrying import retry_after, vendor_retrying
 
 
 class _Strict(BaseModel):
@@ -103,20 +102,12 @@ class DeclarativeJsonAdapter:
         self.integration = integration
         self.config = parse_config(integration.config)
         self.retrying = dict(attempts=attempts, initial=retry_initial, maximum=retry_max)
-        secret = os.environ.get(integration.api_key_env or "", "")
-        auth, base = self.config.auth, integration.base_url or ""
-        headers = {"User-Agent": "haulbridge-hauler-adapters"}
-        if auth.kind == "oauth2_client_credentials":
-            # Tokens are fetched on first use, cached, and fetched again when they expire.
-            self.client: httpx.AsyncClient = AsyncOAuth2Client(
-                client_id=auth.client_id, client_secret=secret, scope=auth.scope, base_url=base, timeout=timeout,
-                token_endpoint=str(httpx.URL(base).join(auth.token_url or "")),
-                grant_type="client_credentials", leeway=auth.leeway_seconds, headers=headers,
-                transport=vendor_transport())
-        else:
-            headers[auth.name] = f"Bearer {secret}" if auth.kind == "bearer" else secret
-            self.client = httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers,
-                                            transport=vendor_transport())
+        auth = self.config.auth
+        oauth2 = {"token_url": auth.token_url or "", "client_id": auth.client_id, "scope": auth.scope,
+                  "leeway_seconds": auth.leeway_seconds} if auth.kind == "oauth2_client_credentials" else None
+        self.client = http.client(base_url=integration.base_url or "", timeout=timeout,
+                                  secret=os.environ.get(integration.api_key_env or "", ""), oauth2=oauth2,
+                                  header=auth.name, bearer=auth.kind == "bearer")
 
     async def dispatch(self, job: PickupJob) -> DispatchReceipt:
         create = self.config.create
@@ -149,16 +140,7 @@ class DeclarativeJsonAdapter:
                             window={"from": start, "to": end} if start and end else None)
 
     async def _call(self, method: str, path: str, **kwargs) -> dict:
-        try:
-            if isinstance(self.client, AsyncOAuth2Client) and not self.client.token:
-                await self.client.fetch_token()
-            response = await self.client.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        except (AuthlibBaseError, httpx.HTTPStatusError) as exc:  # the token endpoint refused us
-            raise VendorUnavailable(f"OAuth2 token not granted: {exc}") from exc
-        if response.status_code == 401 and isinstance(self.client, AsyncOAuth2Client):
-            self.client.token = None  # revoked or expired early at the vendor: the retry fetches a new one
+        response = await http.call(self.client, method, path, **kwargs)
         if response.status_code in self.config.rejected_http_statuses:
             raise VendorRejected(self._reason(response), status=response.status_code)
         if response.status_code == 429 or response.status_code >= 400:

@@ -1,9 +1,12 @@
 """Vendors with a JSON REST API and webhooks (e.g. the demo's Valley Haul Co.).
 
-POST {base}/api/v1/jobs with a bearer key and an ``Idempotency-Key``: the same
-key always answers with the same job, so a retry or a replay after a crash
-never creates a second job at the hauler. Status comes back by signed webhook
-(see ``webhooks.py``).
+POST {base}/api/v1/jobs with an ``Idempotency-Key``: the same key always
+answers with the same job, so a retry or a replay after a crash never creates a
+second job at the hauler. Authenticated with OAuth2 client credentials when the
+integration's config has ``oauth2`` ({"token_url", "client_id", "scope"}; tokens
+cached and refreshed, see :mod:`.http`), else a static Bearer key. Cancel and
+move go to ``/api/v1/jobs/{id}/cancel`` and ``PATCH /api/v1/jobs/{id}``.
+Status comes back by signed webhook (see ``webhooks.py``).
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import os
 import httpx
 
 from .base import DispatchReceipt, Integration, PickupJob, VendorRejected, VendorReport, VendorUnavailable
-from .retrying import retry_after, vendor_retrying, vendor_transport
+from . import http
+from .retrying import retry_after, vendor_retrying
 
 
 class JsonApiAdapter:
@@ -21,13 +25,10 @@ class JsonApiAdapter:
     def __init__(self, integration: Integration, *, timeout: float, attempts: int, retry_initial: float,
                  retry_max: float) -> None:
         self.integration = integration
-        api_key = os.environ.get(integration.api_key_env or "", "")
-        self.client = httpx.AsyncClient(
-            transport=vendor_transport(),
-            base_url=integration.base_url or "",
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "haulbridge-hauler-adapters"},
-        )
+        # The key is a static API key, or with config.oauth2 the OAuth2 client secret.
+        self.client = http.client(base_url=integration.base_url or "", timeout=timeout,
+                                  secret=os.environ.get(integration.api_key_env or "", ""),
+                                  oauth2=integration.config.get("oauth2"))
         self.attempts = attempts
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -49,10 +50,7 @@ class JsonApiAdapter:
         return DispatchReceipt(external_ref=data["job_id"], status=data.get("status", "accepted"), raw=data)
 
     async def _post_job(self, body: dict, key: str) -> dict:
-        try:
-            response = await self.client.post("/api/v1/jobs", json=body, headers={"Idempotency-Key": key})
-        except httpx.TransportError as exc:
-            raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        response = await http.call(self.client, "POST", "/api/v1/jobs", json=body, headers={"Idempotency-Key": key})
         if response.status_code == 429 or response.status_code >= 500:
             raise VendorUnavailable(f"HTTP {response.status_code}", retry_after=retry_after(response))
         if response.status_code >= 400:
@@ -74,10 +72,7 @@ class JsonApiAdapter:
         async for attempt in vendor_retrying(attempts=self.attempts, initial=self.retry_initial,
                                              maximum=self.retry_max):
             with attempt:
-                try:
-                    response = await self.client.request(method, path, json=body)
-                except httpx.TransportError as exc:
-                    raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                response = await http.call(self.client, method, path, json=body)
                 if response.status_code == 429 or response.status_code >= 500:
                     raise VendorUnavailable(f"HTTP {response.status_code}", retry_after=retry_after(response))
                 if response.status_code >= 400:
@@ -88,10 +83,7 @@ class JsonApiAdapter:
         async for attempt in vendor_retrying(attempts=self.attempts, initial=self.retry_initial,
                                              maximum=self.retry_max):
             with attempt:
-                try:
-                    response = await self.client.get("/api/v1/jobs")
-                except httpx.TransportError as exc:
-                    raise VendorUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                response = await http.call(self.client, "GET", "/api/v1/jobs")
                 if response.status_code >= 400:
                     raise VendorUnavailable(f"HTTP {response.status_code} listing jobs")
         return [VendorReport(external_ref=j["job_id"], status=j.get("status", "accepted"),
