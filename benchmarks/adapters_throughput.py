@@ -26,25 +26,13 @@ from datetime import date, timedelta
 from aiokafka import AIOKafkaConsumer
 
 from devstack.stack import Platform
-from haulbridge_runtime import topics
-from haulbridge_runtime.db import connect
 from haulbridge_runtime.envelope import new_event
 from haulbridge_runtime.kafka import ensure_topics, new_producer
 from haulbridge_runtime.topics import EventType
 
+from .events import Side, publish_and_wait
+
 WARMUP = 100
-TIMEOUT = 600.0  # seconds; a side that takes longer is broken, not slow
-
-
-@dataclass
-class Side:
-    name: str
-    events: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
 
 
 @dataclass
@@ -100,31 +88,10 @@ async def bare_loop(bootstrap: str, count: int) -> Side:
 
 async def through_adapters(platform: Platform, count: int) -> Side:
     pickup = date.today() + timedelta(days=8)
-    producer = new_producer(platform.bootstrap, client_id="bench")
-    await producer.start()
-    conn = await connect(platform.dsns["hauler-adapters"], "hauler_adapters")
-
-    async def publish_and_wait(first: int, n: int) -> float:
-        started = time.perf_counter()
-        for k in range(first, first + n):
-            event = _requested(k, pickup)
-            await producer.send(topics.qualified(topics.BOOKING, platform.topic_prefix), event.to_bytes(),
-                                key=event.subject.encode())
-        await producer.flush()
-        while time.perf_counter() - started < TIMEOUT:
-            accepted = await conn.fetchval("SELECT count(*) FROM dispatches WHERE status = 'accepted'")
-            if accepted >= first + n:
-                return time.perf_counter() - started
-            await asyncio.sleep(0.05)
-        failed = await conn.fetchval("SELECT count(*) FROM dispatches WHERE status <> 'accepted'")
-        raise TimeoutError(f"{accepted} of {first + n} accepted in {TIMEOUT:.0f} s ({failed} not accepted)")
-
-    try:
-        await publish_and_wait(0, WARMUP)
-        return Side("through hauler-adapters (event → accepted)", count, await publish_and_wait(WARMUP, count))
-    finally:
-        await conn.close()
-        await producer.stop()
+    seconds = await publish_and_wait(platform, service="hauler-adapters", schema="hauler_adapters",
+                                     make_event=lambda k: _requested(k, pickup), warmup=WARMUP, count=count,
+                                     done_sql="SELECT count(*) FROM dispatches WHERE status = 'accepted'")
+    return Side("through hauler-adapters (event → accepted)", count, seconds)
 
 
 def run(platform: Platform, runner: asyncio.Runner, *, say: Callable[[str], None]) -> Result:
@@ -145,7 +112,7 @@ def run(platform: Platform, runner: asyncio.Runner, *, say: Callable[[str], None
 
 
 def report(result: Result) -> str:
-    lines = ["", f"Adapters throughput: {result.bare.events} events per side, same broker; the hauler answers "
+    lines = ["", f"Adapters throughput: {result.bare.count} events per side, same broker; the hauler answers "
                  f"in {result.latency * 1000:.0f} ms", "", f"{'':44}{'events/s':>10}{'seconds':>10}"]
     for side in (result.bare, result.adapters):
         lines.append(f"{side.name:44}{side.rate:10.1f}{side.seconds:10.1f}")

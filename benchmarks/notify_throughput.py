@@ -23,29 +23,16 @@ from datetime import date, timedelta
 
 
 from devstack.stack import Platform
-from haulbridge_runtime import topics
-from haulbridge_runtime.db import connect
 from haulbridge_runtime.envelope import new_event
-from haulbridge_runtime.kafka import new_producer
 from haulbridge_runtime.topics import EventType
 from notify import mailer
 from notify.settings import NotifySettings
 from notify.templates_render import render_email
 
+from .events import TIMEOUT, Side, publish_and_wait
+
 CONCURRENCY = 20  # notify's sender takes up to this many due messages at once
 WARMUP = 50  # messages through notify before measuring
-TIMEOUT = 300.0  # seconds; a side that takes longer is broken, not slow
-
-
-@dataclass
-class Side:
-    name: str
-    messages: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds if self.seconds else 0.0
 
 
 @dataclass
@@ -90,30 +77,10 @@ async def bare_smtp(settings: NotifySettings, count: int) -> Side:
 
 async def through_notify(platform: Platform, count: int) -> Side:
     pickup = date.today() + timedelta(days=8)
-    producer = new_producer(platform.bootstrap, client_id="bench")
-    await producer.start()
-    conn = await connect(platform.dsns["notify"], "notify")
-
-    async def publish_and_wait(first: int, n: int) -> float:
-        started = time.perf_counter()
-        for k in range(first, first + n):
-            event = _requested(k, pickup)
-            await producer.send(topics.qualified(topics.BOOKING, platform.topic_prefix), event.to_bytes(),
-                                key=event.subject.encode())
-        await producer.flush()
-        while time.perf_counter() - started < TIMEOUT:
-            sent = await conn.fetchval("SELECT count(*) FROM notifications WHERE status = 'sent'")
-            if sent >= first + n:
-                return time.perf_counter() - started
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"notify sent {sent} of {first + n} emails in {TIMEOUT:.0f} s")
-
-    try:
-        await publish_and_wait(0, WARMUP)  # the consumer has its partitions and the pools are warm
-        return Side("through notify (event → email sent)", count, await publish_and_wait(WARMUP, count))
-    finally:
-        await conn.close()
-        await producer.stop()
+    seconds = await publish_and_wait(platform, service="notify", schema="notify", warmup=WARMUP, count=count,
+                                     make_event=lambda k: _requested(k, pickup),
+                                     done_sql="SELECT count(*) FROM notifications WHERE status = 'sent'")
+    return Side("through notify (event → email sent)", count, seconds)
 
 
 def run(platform: Platform, runner: asyncio.Runner, *, say: Callable[[str], None]) -> Result:
@@ -132,7 +99,7 @@ def run(platform: Platform, runner: asyncio.Runner, *, say: Callable[[str], None
 
 
 def report(result: Result) -> str:
-    lines = ["", f"Notify throughput: {result.smtp.messages} emails per side, same SMTP server (the dev mail sink)",
+    lines = ["", f"Notify throughput: {result.smtp.count} emails per side, same SMTP server (the dev mail sink)",
              "", f"{'':40}{'emails/s':>10}{'seconds':>10}"]
     for side in (result.smtp, result.notify):
         lines.append(f"{side.name:40}{side.rate:10.1f}{side.seconds:10.1f}")

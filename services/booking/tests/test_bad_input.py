@@ -1,7 +1,7 @@
 """Bad input gets a clear RFC 9457 problem, and nothing is written: no booking, no event."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 

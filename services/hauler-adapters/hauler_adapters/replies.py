@@ -16,7 +16,6 @@ office) and logged with why, for staff to follow up. Each answer is applied with
 """
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +24,7 @@ from email.utils import parseaddr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from haulbridge_runtime import smtp
 from haulbridge_runtime.logs import get_logger
 
 from . import reports, repository
@@ -112,11 +112,5 @@ class ReplyHandler:
 
 async def receive_replies(pool_getter, settings: AdapterSettings) -> None:
     """Serve the reply address's SMTP endpoint until cancelled."""
-    server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(ReplyHandler(pool_getter), hostname="replies.haulbridge"),
-        host=settings.reply_smtp_host, port=settings.reply_smtp_port)
-    log.info("receiving dispatch replies", port=settings.reply_smtp_port)
-    try:
-        await server.serve_forever()
-    finally:
-        server.close()
+    await smtp.serve(ReplyHandler(pool_getter), host=settings.reply_smtp_host, port=settings.reply_smtp_port,
+                     hostname="replies.haulbridge", what="dispatch replies")

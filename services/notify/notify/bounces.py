@@ -10,13 +10,13 @@ for a message we do not know is accepted and ignored (it must not bounce back).
 """
 from __future__ import annotations
 
-import asyncio
 import uuid
 from email import message_from_bytes, policy
 from email.message import Message
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from haulbridge_runtime import smtp
 from haulbridge_runtime.logs import get_logger
 
 from . import repository
@@ -86,12 +86,5 @@ class BounceHandler:
 
 async def receive_reports(pool_getter, settings: NotifySettings) -> None:
     """Serve the bounce address's SMTP endpoint until cancelled."""
-    loop = asyncio.get_running_loop()
-    handler = BounceHandler(pool_getter, settings)
-    server = await loop.create_server(lambda: SMTP(handler, hostname=settings.bounce_domain),
-                                      host=settings.bounce_smtp_host, port=settings.bounce_smtp_port)
-    log.info("receiving delivery reports", port=settings.bounce_smtp_port)
-    try:
-        await server.serve_forever()
-    finally:
-        server.close()
+    await smtp.serve(BounceHandler(pool_getter, settings), host=settings.bounce_smtp_host,
+                     port=settings.bounce_smtp_port, hostname=settings.bounce_domain, what="delivery reports")
