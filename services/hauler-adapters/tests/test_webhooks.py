@@ -44,6 +44,22 @@ async def test_the_same_webhook_five_times_is_applied_once(adapters, adapter_set
     assert confirmed["pickup_date"] == "2026-12-08"
 
 
+async def test_completed_before_confirmed_leaves_one_completed_pickup_and_the_late_report_is_stale(
+        adapters, adapter_settings):
+    booking_id, job_id = await dispatched(adapters, adapter_settings)
+    report = {"job_id": job_id, "customer_reference": booking_id, "service_date": "2026-12-08"}
+    for kind in ("job.completed", "job.confirmed", "job.completed"):  # out of order, then again
+        body, headers = signed({"type": kind, **report})
+        assert (await adapters.post("/webhooks/valley-haul", content=body, headers=headers)).status_code == 204
+    assert await outbox_types(adapters) == [EventType.DISPATCH_ACCEPTED, EventType.PICKUP_COMPLETED]
+    async with adapters.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT status FROM dispatches WHERE booking_id = $1",
+                                   uuid.UUID(booking_id)) == "completed"
+        outcomes = [r["outcome"] for r in await conn.fetch(
+            "SELECT outcome FROM webhook_log WHERE hauler_id = 'valley-haul' ORDER BY id")]
+    assert outcomes == ["applied", "stale", "stale"]
+
+
 async def test_a_forged_signature_is_refused_and_logged(adapters, adapter_settings):
     booking_id, job_id = await dispatched(adapters, adapter_settings)
     body, headers = signed({"type": "job.completed", "job_id": job_id, "customer_reference": booking_id},
