@@ -39,10 +39,7 @@ async def poll_once(pool: asyncpg.Pool, registry: AdapterRegistry, settings: Ada
                 log.warning("status poll failed; asked again next round", hauler_id=job["hauler_id"],
                             hauler_reference=job["external_ref"], error=str(exc))
                 return False
-        async with pool.acquire() as conn, conn.transaction():
-            current = await repository.find_dispatch(conn, hauler_id=job["hauler_id"],
-                                                     external_ref=job["external_ref"], booking_id=job["booking_id"])
-            return await reports.apply(conn, current, report)
+        return await reports.receive(pool, job["hauler_id"], report, booking_id=job["booking_id"]) == "applied"
 
     applied = sum(await asyncio.gather(*(ask(job) for job in jobs)))
     if applied:

@@ -84,10 +84,8 @@ async def _reconcile_hauler(pool, registry, settings, integration: Integration, 
                 if report is None and job["status"] in OPEN:
                     note("missing_at_hauler", await _redispatch(pool, adapter, integration, job), job)
                 elif report is not None and reports.PROGRESS.get(report.status, 0) > reports.PROGRESS[job["status"]]:
-                    async with pool.acquire() as conn, conn.transaction():
-                        current = await repository.find_dispatch_by_booking(
-                            conn, hauler_id=integration.hauler_id, booking_id=job["booking_id"])
-                        applied = await reports.apply(conn, current, report)
+                    applied = await reports.receive(pool, integration.hauler_id, report,
+                                                    booking_id=job["booking_id"]) == "applied"
                     note("status_mismatch", "applied_hauler_status" if applied else "reported", job, report)
                 elif report is not None and report.status != job["status"]:
                     note("status_mismatch", "reported", job, report, "the city is further along than the hauler")
