@@ -13,6 +13,11 @@
   last attempt (or at once for a :class:`PermanentError` or an undecodable
   record) it is parked in ``<topic>.dlq`` with the error, attempt count and
   its origin, and only then is its offset committed. Nothing is dropped.
+- Records of a dead-letter topic (a consumer that watches them, like ops) are never parked
+  again: a failure there is retried until it succeeds, and a record that is not an event at
+  all is counted and left where it is (its owning service lists it).
+- The record being handled is in :data:`CURRENT_RECORD` (topic, partition, offset and
+  headers), for handlers that need more than the event.
 - A rebalance listener lets the in-flight batch finish and commits its
   offsets before partitions are handed to another member.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -30,11 +36,12 @@ from tenacity import (
     RetryError,
     retry_if_not_exception_type,
     stop_after_attempt,
+    stop_never,
     wait_exponential_jitter,
 )
 
-from . import metrics, topics
-from .envelope import Event
+from . import metrics, topics, tracing
+from .envelope import Event, trace_id_of
 from .inbox import AlreadyProcessed
 from .kafka import close_quietly, new_producer
 from .logs import bound, get_logger
@@ -42,6 +49,9 @@ from .logs import bound, get_logger
 log = get_logger(__name__)
 
 Handler = Callable[[Event], Awaitable[None]]
+
+# The Kafka record whose event the handler is handling now.
+CURRENT_RECORD: ContextVar[ConsumerRecord | None] = ContextVar("current_record", default=None)
 
 
 class PermanentError(Exception):
@@ -157,9 +167,16 @@ class EventConsumer:
 
     async def _handle_record(self, record: ConsumerRecord) -> None:
         base_topic = self._base_topic.get(record.topic, record.topic)
+        from_dead_letters = base_topic.endswith(topics.DLQ_SUFFIX)
+        CURRENT_RECORD.set(record)
         try:
             event = Event.from_bytes(record.value)
         except Exception as exc:
+            if from_dead_letters:  # already parked where its service lists it; parking it again helps no one
+                metrics.EVENTS_CONSUMED.labels(self.service, base_topic, "unreadable").inc()
+                log.warning("unreadable record in a dead-letter topic left there", topic=record.topic,
+                            partition=record.partition, offset=record.offset)
+                return
             await self._dead_letter(record, base_topic, f"undecodable event: {exc}", attempts=1)
             return
         handler = self.handlers.get(event.type)
@@ -170,10 +187,14 @@ class EventConsumer:
         started = time.perf_counter()
         attempts = 0
         with bound(correlation_id=event.correlationid, event_id=event.id, event_type=event.type,
-                   booking_id=event.subject, traceparent=event.traceparent):
+                   booking_id=event.subject, traceparent=event.traceparent, trace_id=trace_id_of(event.traceparent)), \
+                tracing.consumer_span(topic=record.topic, partition=record.partition, offset=record.offset,
+                                      key=record.key, group=self.group_id, event_id=event.id, event_type=event.type,
+                                      traceparent=event.traceparent) as span:
             try:
                 async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.max_attempts),
+                    # from a dead-letter topic there is nowhere further to park: retry until it succeeds
+                    stop=stop_never if from_dead_letters else stop_after_attempt(self.max_attempts),
                     wait=wait_exponential_jitter(multiplier=self.retry_initial, jitter=self.retry_initial,
                                                  max=self.retry_max),
                     retry=retry_if_not_exception_type((PermanentError, AlreadyProcessed)),
@@ -188,17 +209,23 @@ class EventConsumer:
                         except Exception as exc:
                             metrics.EVENT_HANDLER_ERRORS.labels(self.service, base_topic).inc()
                             log.warning("event handler failed", attempt=attempts, error=repr(exc))
+                            tracing.record_failure(span, exc, attempt=attempts)
                             raise
                 outcome = "processed"
             except AlreadyProcessed:
                 outcome = "duplicate"
             except PermanentError as exc:
-                await self._dead_letter(record, base_topic, f"permanent: {exc}", attempts=attempts)
-                outcome = "dead_lettered"
+                if from_dead_letters:
+                    log.warning("record in a dead-letter topic cannot be handled; left there", error=str(exc))
+                    outcome = "unreadable"
+                else:
+                    await self._dead_letter(record, base_topic, f"permanent: {exc}", attempts=attempts)
+                    outcome = "dead_lettered"
             except RetryError as exc:
                 error = exc.last_attempt.exception()
                 await self._dead_letter(record, base_topic, repr(error), attempts=attempts)
                 outcome = "dead_lettered"
+            tracing.set_outcome(span, outcome)
         metrics.EVENTS_CONSUMED.labels(self.service, base_topic, outcome).inc()
         metrics.EVENT_HANDLE_SECONDS.labels(self.service, base_topic).observe(time.perf_counter() - started)
 
