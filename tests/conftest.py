@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields
 import pytest
 
 from devstack.infra import free_port
@@ -14,11 +15,7 @@ def platform_factory(infra, database, topic_prefix, tmp_path) -> Iterator:
     built: list[Platform] = []
 
     def build(**kwargs) -> Platform:
-        ports = Ports(booking=free_port(), adapters=free_port(), notify=free_port(), json_hauler=free_port(),
-                      smtp=free_port(), smtp_http=free_port(), sms_pelican=free_port(), sms_kestrel=free_port(),
-                      notify_bounces=free_port(), declarative_hauler=free_port(),
-                      soap_hauler=free_port(), adapters_replies=free_port(), email_office=free_port(),
-                      email_office_http=free_port(), sftp_hauler=free_port(), sftp_hauler_http=free_port())
+        ports = Ports(**{f.name: free_port() for f in fields(Ports)})
         platform = Platform(dsns=database, bootstrap=infra.bootstrap, run_dir=tmp_path / "run", ports=ports,
                             topic_prefix=topic_prefix, sim_confirm_delay=0.5, sim_complete_delay=1.0, **kwargs)
         platform.seed_demo_city()
