@@ -10,12 +10,13 @@ from haulbridge_runtime import topics
 from haulbridge_runtime.service import ServiceRuntime, create_app
 from haulbridge_runtime.topics import EventType
 
-from . import batch_runs, dispatch, poller, reconciliation, replies, repository
+from . import batch_runs, dispatch, poller, reconciliation, replies, repository, vendor_calls
 from .settings import AdapterSettings
 from .vendors.declarative import DeclarativeJsonAdapter, parse_config
 from .vendors.registry import AdapterRegistry
 from .integrations_api import router as integrations_router
 from .reconciliation_api import router as reconciliation_router
+from .vendor_calls_api import router as vendor_calls_router
 from .vendor_pages import router as vendor_pages_router
 from .webhooks import router as webhooks_router
 
@@ -25,7 +26,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     settings = settings or AdapterSettings()
     runtime = ServiceRuntime(settings, MIGRATIONS)
-    registry = AdapterRegistry(settings)
+    call_log = vendor_calls.VendorCallLog(lambda: runtime.pool)
+    registry = AdapterRegistry(settings, record=call_log.record)
 
     async def on_booking_requested(event):
         await dispatch.dispatch_booking(event, pool=runtime.pool, registry=registry)
@@ -54,9 +56,11 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     runtime.job("status-poller", lambda: poller.poll_forever(lambda: runtime.pool, registry, settings))
     runtime.job("batch-files", lambda: batch_runs.run_forever(lambda: runtime.pool, registry, settings))
     runtime.job("reconciliation", lambda: reconciliation.reconcile_forever(lambda: runtime.pool, registry, settings))
+    runtime.job("vendor-calls-pruner", lambda: vendor_calls.prune_forever(lambda: runtime.pool, settings))
     if settings.reply_smtp_port:
         runtime.job("dispatch-replies", lambda: replies.receive_replies(lambda: runtime.pool, settings))
     runtime.on_stop(registry.close)
+    runtime.on_stop(call_log.drain)
     app = create_app(runtime, title="Haulbridge hauler adapters")
     app.state.settings = settings
     app.state.registry = registry
@@ -65,4 +69,5 @@ def build_app(settings: AdapterSettings | None = None) -> FastAPI:
     app.include_router(reconciliation_router)
     app.include_router(integrations_router)
     app.include_router(batch_runs.router)
+    app.include_router(vendor_calls_router)
     return app

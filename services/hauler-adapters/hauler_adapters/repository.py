@@ -178,3 +178,49 @@ async def set_webhook_outcome(conn: asyncpg.Connection, *, hauler_id: str, webho
         "UPDATE webhook_log SET outcome = $3 WHERE hauler_id = $1 AND webhook_id = $2 AND verified",
         hauler_id, webhook_id, outcome,
     )
+
+
+VENDOR_CALL_COLUMNS = "id, hauler_id, booking_id, external_ref, operation, outcome, detail, duration_ms, at"
+
+
+async def record_vendor_call(conn: asyncpg.Connection, call) -> None:
+    """One call to a hauler (a ``vendors.guard.VendorCall``); a call naming only the hauler's job number
+    is tied to its booking through the dispatch that has that number (NULL when there is none)."""
+    await conn.execute(
+        "INSERT INTO vendor_calls (hauler_id, booking_id, external_ref, operation, outcome, detail, duration_ms, at)"
+        " SELECT $1, COALESCE($2::uuid, (SELECT d.booking_id FROM dispatches d"
+        "                                 WHERE d.hauler_id = $1 AND d.external_ref = $3)),"
+        " $3, $4, $5, $6, $7, $8",
+        call.hauler_id, call.booking_id, call.external_ref, call.operation, call.outcome, call.detail,
+        call.duration_ms, call.at)
+
+
+async def vendor_calls(conn: asyncpg.Connection, *, booking_id: UUID | None = None, hauler_id: str | None = None,
+                       since=None, limit: int = 100) -> list[asyncpg.Record]:
+    """Calls oldest first: from ``since`` on, the first ``limit``; without ``since``, the latest ``limit``."""
+    where, args = [], []
+    for clause, value in (("booking_id = ${}", booking_id), ("hauler_id = ${}", hauler_id), ("at >= ${}", since)):
+        if value is not None:  # only the filters given, so each query can use its index
+            args.append(value)
+            where.append(clause.format(len(args)))
+    args.append(limit)
+    order = "at, id" if since is not None else "at DESC, id DESC"
+    rows = await conn.fetch(
+        f"SELECT {VENDOR_CALL_COLUMNS} FROM vendor_calls {'WHERE ' + ' AND '.join(where) if where else ''}"
+        f" ORDER BY {order} LIMIT ${len(args)}", *args)
+    return rows if since is not None else rows[::-1]
+
+
+async def dispatch_of_booking(conn: asyncpg.Connection, booking_id: UUID) -> asyncpg.Record | None:
+    """The dispatch as operators see it (not the job as sent: it holds the resident's contact details)."""
+    return await conn.fetchrow(
+        "SELECT booking_id, reference, hauler_id, pickup_date, status, external_ref, attempts, last_error,"
+        " correlation_id, created_at, updated_at FROM dispatches WHERE booking_id = $1", booking_id)
+
+
+async def prune_vendor_calls(conn: asyncpg.Connection, *, older_than_days: int, batch: int = 10_000) -> int:
+    """Remove up to ``batch`` calls older than that; how many went (call again while it is ``batch``)."""
+    status = await conn.execute(
+        "DELETE FROM vendor_calls WHERE id IN (SELECT id FROM vendor_calls"
+        " WHERE at < now() - make_interval(days => $1) LIMIT $2)", older_than_days, batch)
+    return int(status.split()[-1])

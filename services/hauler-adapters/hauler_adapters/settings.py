@@ -24,6 +24,8 @@ class AdapterSettings(ServiceSettings):
     vendor_concurrency: int = Field(default=50, ge=1)
     circuit_threshold: int = Field(default=5, ge=1)
     circuit_open_seconds: float = Field(default=30.0, gt=0)
+    # Calls to haulers about one booking are kept this long (the bookings' timelines; vendor_calls.py).
+    vendor_calls_retention_days: int = Field(default=90, ge=1)
     # booking.requested events of different bookings handled at once (each booking's in order).
     dispatch_concurrency: int = Field(default=200, ge=1)
     # Dispatch offices that answer by email reply to an address whose MX is this endpoint (0: off).

@@ -12,6 +12,8 @@ import httpx
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from haulbridge_runtime import tracing
+
 from .base import VendorUnavailable
 from .retrying import vendor_transport
 
@@ -24,13 +26,18 @@ def client(*, base_url: str, timeout: float, secret: str, oauth2: dict | None = 
     secret; otherwise the secret goes in ``header`` (as a Bearer token when ``bearer``)."""
     headers = {"User-Agent": USER_AGENT}
     if oauth2:
-        return AsyncOAuth2Client(
+        vendor = AsyncOAuth2Client(
             client_id=oauth2["client_id"], client_secret=secret, scope=oauth2.get("scope"), base_url=base_url,
             timeout=timeout, token_endpoint=str(httpx.URL(base_url).join(oauth2["token_url"])),
             grant_type="client_credentials", leeway=oauth2.get("leeway_seconds", 30), headers=headers,
             transport=vendor_transport())
-    headers[header] = f"Bearer {secret}" if bearer else secret
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers, transport=vendor_transport())
+    else:
+        headers[header] = f"Bearer {secret}" if bearer else secret
+        vendor = httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers, transport=vendor_transport())
+    # CLIENT spans with traceparent sent to the vendor (when tracing is on): the aiohttp pool is not
+    # one of httpx's own transports, which the process-wide instrumentation covers.
+    tracing.instrument_client(vendor)
+    return vendor
 
 
 async def call(vendor: httpx.AsyncClient, method: str, path: str, **kwargs) -> httpx.Response:

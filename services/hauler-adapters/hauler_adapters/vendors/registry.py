@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ..settings import AdapterSettings
 from .base import InvalidIntegration, Integration
-from .guard import Circuits, GuardedAdapter
+from .guard import Circuits, GuardedAdapter, VendorCall
 from .batch_files import BatchFilesAdapter
 from .declarative import DeclarativeJsonAdapter
 from .email_office import EmailOfficeAdapter
@@ -23,8 +24,10 @@ class UnsupportedVendorKind(Exception):
 
 
 class AdapterRegistry:
-    def __init__(self, settings: AdapterSettings) -> None:
+    def __init__(self, settings: AdapterSettings, *, record: Callable[[VendorCall], None] | None = None) -> None:
+        """``record``: told of every call about one booking (see guard.py); it must not block."""
         self.settings = settings
+        self.record = record
         self.circuits = Circuits(threshold=settings.circuit_threshold, open_seconds=settings.circuit_open_seconds)
         self._adapters: dict[str, tuple[Integration, GuardedAdapter]] = {}
         self._closing: set[asyncio.Task] = set()
@@ -34,7 +37,7 @@ class AdapterRegistry:
         if cached is not None and cached[0] == integration:
             return cached[1]
         adapter = GuardedAdapter(self._build(integration), hauler_id=integration.hauler_id, circuits=self.circuits,
-                                 concurrency=self.settings.vendor_concurrency)
+                                 concurrency=self.settings.vendor_concurrency, record=self.record)
         self._adapters[integration.hauler_id] = (integration, adapter)
         if cached is not None:  # the integration changed: the old adapter's connections go
             closing = asyncio.create_task(cached[1].close())
