@@ -20,7 +20,7 @@ from haulbridge_runtime.problems import Problem, problem_response
 from haulbridge_runtime.service import ServiceRuntime, create_app
 from haulbridge_runtime.topics import TOPIC_OF
 
-from . import console, kpis, repository
+from . import console, kpis, repository, staff
 from .health import Health
 from .metrics import DEAD_LETTERS_PARKED, KPI_GOAL, KPI_VALUE
 from .projection import Projection
@@ -84,6 +84,7 @@ def build_app(settings: OpsSettings) -> "FastAPI":  # noqa: F821
 
     app = create_app(runtime, title="Haulbridge ops", description="The operations console.")
     app.state.health = health
+    app.state.login_limiter = staff.login_limiter()
     app.state.contact_hash_key = contact_hash_key
     app.state.costs = kpis.CostInputs.load(settings.cost_inputs_file)
     app.state.city = city

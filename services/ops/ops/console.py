@@ -70,7 +70,8 @@ async def login_page(request: Request, next: str = "/"):
 
 @router.post("/login", dependencies=[Depends(staff.check_csrf)])
 async def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/")):
-    member = await staff.check_login(request.app.state.runtime.pool, username, password)
+    member = await staff.check_login(request.app.state.runtime.pool, request.app.state.login_limiter, username,
+                                     password)
     if member is None:
         return render(request, "login.html", None, status_code=401, next=next, username=username,
                       error="That username and password do not match an active staff account.")

@@ -28,7 +28,6 @@ from . import repository
 
 ROLES = ("viewer", "operator", "admin")
 _hasher = PasswordHasher()
-_failures = MovingWindowRateLimiter(MemoryStorage())
 FAILED_LOGINS = RateLimitItemPerMinute(10)  # per account: ten wrong passwords a minute, then wait
 
 
@@ -54,10 +53,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def check_login(pool, username: str, password: str) -> StaffMember | None:
+def login_limiter() -> MovingWindowRateLimiter:
+    """Failed logins per account, in this process."""
+    return MovingWindowRateLimiter(MemoryStorage())
+
+
+async def check_login(pool, limiter: MovingWindowRateLimiter, username: str, password: str) -> StaffMember | None:
     """The staff member, when the password is right and the account active; records the attempt."""
     username = username.strip().lower()
-    if not await _failures.test(FAILED_LOGINS, username):
+    if not await limiter.test(FAILED_LOGINS, username):
         async with pool.acquire() as conn:
             await repository.record_action(conn, username=username, action="login", outcome="throttled")
         return None
@@ -70,7 +74,7 @@ async def check_login(pool, username: str, password: str) -> StaffMember | None:
             except (VerificationError, InvalidHashError):
                 ok = False
         if not ok:
-            await _failures.hit(FAILED_LOGINS, username)
+            await limiter.hit(FAILED_LOGINS, username)
             await repository.record_action(conn, username=username, action="login", outcome="refused")
             return None
         rehash = hash_password(password) if _hasher.check_needs_rehash(row["password_hash"]) else None
