@@ -39,6 +39,7 @@ class DeadLetter:
     offset: int
     headers: dict[str, str]
     value: bytes
+    key: bytes | None = None  # the booking id, as the record was keyed
     actions: list[dict] = field(default_factory=list)
 
     @property
@@ -51,6 +52,7 @@ class DeadLetter:
         return {"dlq_topic": self.dlq_topic, "partition": self.partition, "offset": self.offset,
                 "status": self.status, "consumer": h.get("dlq-consumer"), "topic": h.get("dlq-original-topic"),
                 "event_id": h.get("ce_id"), "event_type": h.get("ce_type"), "error": h.get("dlq-error"),
+                "booking_id": self.key.decode(errors="replace") if self.key else None,
                 "attempts": int(h.get("dlq-attempts", "0") or 0), "failed_at": h.get("dlq-failed-at"),
                 "original": {"partition": h.get("dlq-original-partition"), "offset": h.get("dlq-original-offset")}}
 
@@ -81,7 +83,7 @@ async def read_parked(runtime) -> list[DeadLetter]:
                 for r in records:
                     headers = {k: v.decode(errors="replace") for k, v in (r.headers or [])}
                     if headers.get("dlq-consumer") in groups:
-                        found.append(DeadLetter(r.topic, r.partition, r.offset, headers, r.value))
+                        found.append(DeadLetter(r.topic, r.partition, r.offset, headers, r.value, r.key))
                     if r.offset + 1 >= ends[tp]:
                         remaining.discard(tp)
     finally:

@@ -134,8 +134,13 @@ async def bookings_page(request: Request, q: str = "", by: str = "reference",
             found = await repository.find_bookings(conn, phone_hash=key) if key else []
         else:
             found = await repository.find_bookings(conn, **{by: q})
-    if q.strip() and by == "reference" and len(found) == 1 and "hx-request" not in request.headers:
-        return RedirectResponse(f"/bookings/{found[0]['booking_id']}", status_code=303)
+    if q.strip() and by == "reference" and len(found) == 1:
+        # a reference searched for (not one still being typed) opens the booking
+        target = f"/bookings/{found[0]['booking_id']}"
+        if "hx-request" not in request.headers:
+            return RedirectResponse(target, status_code=303)
+        if request.headers.get("hx-trigger") == "search":
+            return Response(status_code=204, headers={"HX-Redirect": target})
     name = "bookings_results.html" if "hx-request" in request.headers else "bookings.html"
     return render(request, name, me, q=q, by=by, bookings=found, searched=bool(q.strip()))
 

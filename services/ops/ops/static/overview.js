@@ -20,7 +20,7 @@
     eventsChart.data.labels = perMinute.minutes;
     eventsChart.data.datasets = Object.entries(perMinute.series).map(([topic, counts], i) => ({
       label: topic, data: counts, borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
-      tension: 0.2,
+      tension: 0,
     }));
     eventsChart.update();
     statusChart.data.labels = Object.keys(figures.bookings_by_status);
