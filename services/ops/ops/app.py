@@ -69,6 +69,7 @@ def build_app(settings: OpsSettings) -> "FastAPI":  # noqa: F821
             async with runtime.pool.acquire() as conn:
                 rows = await repository.kpi_bookings(conn, first_day=first, last_day=last)
                 parked = await repository.parked_by_topic(conn)
+            KPI_VALUE.clear()  # a figure with nothing behind it this month (a new month) is absent, not last month's
             for k in kpis.compute(rows, month=month, today=today, costs=app.state.costs, city=city):
                 for name, value in k.figures().items():
                     if value is not None:

@@ -48,7 +48,7 @@ class OpsSettings(ServiceSettings):
     trace_url_template: str = ""
 
     @field_validator("booking_operator_token", "adapters_operator_token", "notify_operator_token",
-                     "session_secret", "contact_hash_key", mode="before")
+                     "session_secret", "contact_hash_key", "cost_inputs_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
