@@ -53,6 +53,13 @@ async def test_staff_follow_a_booking_and_repair_a_dead_letter_in_the_console(pl
     page = await browser.new_page()
     await sign_in(page, console, "omar", passwords["operator"])
     await expect(page.locator("#events-chart")).to_be_visible()
+    # live: the server pushes new figures (server-sent events) without a reload
+    first = await page.locator("#updated").inner_text()
+    await expect(page.locator("#updated")).not_to_have_text(first, timeout=20_000)
+    valley = page.locator(".hauler", has_text="valley-haul")
+    await expect(valley).to_contain_text("closed")  # its circuit
+    await expect(valley).to_contain_text(re.compile(r"100% of \d+"))  # calls answered in the last 5 minutes
+    await expect(page.locator("#live-tables")).to_contain_text("booking.v1")  # dead letters per topic
     await accessible(page, "01-overview")
 
     # Find the booking by its reference: its whole flow across the services, step by step.

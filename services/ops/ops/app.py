@@ -43,7 +43,8 @@ def build_app(settings: OpsSettings) -> "FastAPI":  # noqa: F821
     hash_key = (settings.contact_hash_key or settings.session_secret)
     contact_hash_key = hashlib.sha256((hash_key.get_secret_value() if hash_key else session_secret).encode()).digest()
     health = Health({"booking": settings.booking_url, "hauler-adapters": settings.adapters_url,
-                     "notify": settings.notify_url}, every_seconds=settings.scrape_seconds)
+                     "notify": settings.notify_url, "ops": f"http://127.0.0.1:{settings.http_port}"},
+                    every_seconds=settings.scrape_seconds)
     projection = Projection(None, contact_hash_key=contact_hash_key)
     city = ZoneInfo(settings.timezone)
 

@@ -35,6 +35,8 @@ def services(settings: OpsSettings) -> dict[str, Service]:
         Service("booking", settings.booking_url, settings.booking_operator_token),
         Service("hauler-adapters", settings.adapters_url, settings.adapters_operator_token),
         Service("notify", settings.notify_url, settings.notify_operator_token),
+        # ops' own consumer parks what it cannot project, like every service (OPS_OPERATOR_TOKEN)
+        Service("ops", f"http://127.0.0.1:{settings.http_port}", settings.operator_token),
     )}
 
 

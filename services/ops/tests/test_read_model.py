@@ -82,3 +82,35 @@ async def test_a_parked_event_is_seen_in_the_flow_and_counted_as_waiting(ops, op
     assert overview["dead_letters"]["booking.v1"] == 1
     timeline = await ops.get(f"/bookings/{story.booking_id}", headers=HTML)
     assert "hauler-adapters could not process" in timeline.text and "hauler table locked" in timeline.text
+
+
+async def test_reconciliation_differences_are_shown_per_hauler_and_day_with_the_action_taken(ops, ops_settings):
+    from haulbridge_runtime.envelope import new_event
+    from haulbridge_runtime.topics import EventType
+    from ops_events import publish as publish_events
+
+    story = BookingStory(reference="JP-2026-000104", pickup=date.today())
+    found = new_event(type=EventType.DISCREPANCY_FOUND, source="/haulbridge/hauler-adapters",
+                      subject=story.booking_id, caused_by=story.requested, data={
+                          "hauler_id": "valley-haul", "day": date.today().isoformat(), "kind": "missing_at_hauler",
+                          "action": "redispatched", "booking_id": story.booking_id, "reference": story.reference,
+                          "city_status": "dispatched", "hauler_status": None,
+                          "detail": "The hauler has no job for this booking; sent again."})
+    await publish_events(ops_settings, story.requested, found)
+    await projected(ops, story.booking_id, 2)
+    await sign_in(ops, "vic")
+    page = await ops.get("/reconciliation", params={"hauler": "valley-haul"}, headers=HTML)
+    assert f"valley-haul · {date.today().isoformat()} · 1 difference" in page.text
+    assert "missing at hauler" in page.text and "redispatched" in page.text and "JP-2026-000104" in page.text
+    other = await ops.get("/reconciliation", params={"hauler": "westside-recovery"}, headers=HTML)
+    assert "No differences found for this filter" in other.text
+
+
+async def test_the_kpi_goal_and_parked_counts_are_metrics_for_alerting(ops):
+    from devstack.testing import eventually as wait_for
+
+    async def exported() -> bool:
+        text = (await ops.get("/metrics")).text
+        return 'haulbridge_kpi_goal{kpi="on_time_share"} 0.8' in text and \
+            'haulbridge_ops_dead_letters_parked{topic="booking.v1"} 0.0' in text
+    await wait_for(exported, what="the KPI goal and parked dead letters exported")
