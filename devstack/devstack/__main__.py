@@ -2,7 +2,7 @@
 
 Starts embedded PostgreSQL and the Tansu broker, prepares one database with a
 role and schema per service, seeds the demo city, starts the vendor
-simulators and the three services as separate processes, and prints where to
+simulators and the four services (booking, hauler-adapters, notify, ops) as separate processes, and prints where to
 look. Ctrl-C stops everything it started; each run starts from a clean slate.
 """
 from __future__ import annotations
@@ -20,7 +20,8 @@ from .infra import EmbeddedPostgres, TansuBroker
 from .stack import Platform, Ports, prepare_database
 
 
-def _banner(ports: Ports, pg: EmbeddedPostgres, broker: TansuBroker, run_dir: Path, keys: dict[str, str]) -> str:
+def _banner(ports: Ports, pg: EmbeddedPostgres, broker: TansuBroker, run_dir: Path, keys: dict[str, str],
+            staff: dict[str, str]) -> str:
     pickup = (date.today() + timedelta(days=7))
     while pickup.weekday() >= 5:  # the demo haulers collect on weekdays
         pickup += timedelta(days=1)
@@ -35,10 +36,13 @@ def _banner(ports: Ports, pg: EmbeddedPostgres, broker: TansuBroker, run_dir: Pa
     return f"""
 Haulbridge is running (demo city: San José).
 
+  Ops console        http://127.0.0.1:{ports.ops}/           (staff sign-in below)
   Booking API        http://127.0.0.1:{ports.booking}/docs      (OpenAPI: /openapi.json)
   Hauler adapters    http://127.0.0.1:{ports.adapters}/readyz
   Notify             http://127.0.0.1:{ports.notify}/readyz
   Metrics            http://127.0.0.1:{ports.booking}/metrics  (same path on every service)
+  Traces             http://127.0.0.1:{ports.otlp_sink}/_sim/traces  (a booking is one trace, across every service;
+                       its spans: /_sim/spans?trace_id=<trace id>; see docs/observability.md)
   Hauler simulators  http://127.0.0.1:{ports.json_hauler}/api/v1/jobs  (Valley Haul Co., JSON API + webhooks;
                        Bearer valley-haul-demo-key)
                      http://127.0.0.1:{ports.soap_hauler}/WorkOrderService?wsdl  (Westside Recovery, SOAP, polled)
@@ -79,6 +83,11 @@ Demo keys (this run only):
                e.g. curl -s -H 'Authorization: Bearer {keys["operator"]}' http://127.0.0.1:{ports.notify}/admin/v1/templates/pickup_reminder/vi
                     curl -s -H 'Authorization: Bearer {keys["operator"]}' http://127.0.0.1:{ports.adapters}/admin/v1/dead-letters
 
+Ops console staff (this run only; roles viewer < operator < admin):
+  {staff["admin"]}
+  {staff["operator"]}
+  {staff["viewer"]}
+
 Ctrl-C stops everything.
 """
 
@@ -111,9 +120,12 @@ def main() -> int:
         keys = {"admin": platform.create_api_key("demo-admin", kind="staff", role="admin"),
                 "web": platform.create_api_key("demo-web", kind="frontend"),
                 "operator": platform.operator_token}
+        staff = {role: f"{user:<10} password {platform.create_staff(user, role=role, name=name)}"
+                 for role, user, name in (("admin", "ada", "Ada Admin"), ("operator", "omar", "Omar Operator"),
+                                          ("viewer", "vic", "Vic Viewer"))}
         print("starting simulators and services...", flush=True)
         platform.start_all()
-        print(_banner(ports, pg, broker, run_dir, keys), flush=True)
+        print(_banner(ports, pg, broker, run_dir, keys, staff), flush=True)
         while not stopping:
             dead = platform.exited()
             if dead:

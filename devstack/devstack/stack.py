@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 
 # Each service's database role owns exactly one schema and can read no other.
-SERVICE_ROLES = {"booking": "booking", "hauler-adapters": "hauler_adapters", "notify": "notify"}
+SERVICE_ROLES = {"booking": "booking", "hauler-adapters": "hauler_adapters", "notify": "notify", "ops": "ops"}
 
 DEMO_JSON_HAULER = {
     "hauler_id": "valley-haul",
@@ -58,6 +58,9 @@ NORTHSIDE_CONFIG = {
     "rejected_http_statuses": [400, 404, 409, 422],
     "error_message": "error.message",
 }
+
+# What the demo city says the service costs it (the ops console's cost per booking).
+DEMO_COST_INPUTS = Path(__file__).resolve().parents[2] / "deploy" / "config" / "cost-inputs.demo.json"
 
 # The two SMS providers' demo accounts (simulated; the values are for the demo only).
 DEMO_PELICAN = {"account_sid": "AC00000000000000000000000000000001", "auth_token": "pelican-demo-auth-token",
@@ -110,6 +113,7 @@ class Ports:
     sftp_hauler: int = 8122
     sftp_hauler_http: int = 8123
     notify: int = 8003
+    ops: int = 8004  # the operations console
     notify_bounces: int = 2526  # notify's SMTP endpoint for bounces and delivery reports
     json_hauler: int = 8101
     soap_hauler: int = 8102
@@ -118,11 +122,12 @@ class Ports:
     smtp_http: int = 8025
     sms_pelican: int = 8111
     sms_kestrel: int = 8112
+    otlp_sink: int = 8130  # the development trace collector (OTLP/HTTP; not 4318, where a real one may run)
 
 
 # Everything `make run` starts, simulators first.
-PROCESSES = ("smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "westside-hauler", "eastside-office",
-             "southbay-hauler", "northside-hauler", "booking", "hauler-adapters", "notify")
+PROCESSES = ("otlp-sink", "smtp-sink", "sms-pelican", "sms-kestrel", "json-hauler", "westside-hauler",
+             "eastside-office", "southbay-hauler", "northside-hauler", "booking", "hauler-adapters", "notify", "ops")
 
 
 @dataclass
@@ -152,6 +157,7 @@ class Platform:
     processes: dict[str, Process] = field(default_factory=dict)
     # One operator token for the demo's three services (/admin/v1/dead-letters, notify's previews).
     operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ops_session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -203,10 +209,17 @@ class Platform:
             f"{prefix}CONSUMER_RETRY_INITIAL_SECONDS": "0.1",
         }
 
+    def tracing_env(self) -> dict[str, str]:
+        """OpenTelemetry's standard variables: spans to the development collector, exported every half second."""
+        return {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.ports.otlp_sink}",
+                "OTEL_BSP_SCHEDULE_DELAY": "500"}
+
     def spec(self, name: str) -> Process:
         p = self.ports
         py = sys.executable
         specs = {
+            "otlp-sink": ([py, "-m", "haulbridge_simulators.otlp_sink"], {"SIM_OTLP_PORT": str(p.otlp_sink)},
+                          f"http://127.0.0.1:{p.otlp_sink}/_sim/stats"),
             "smtp-sink": ([py, "-m", "haulbridge_simulators.smtp_sink"],
                           {"SIM_SMTP_SMTP_PORT": str(p.smtp), "SIM_SMTP_HTTP_PORT": str(p.smtp_http),
                            "SIM_SMTP_RETURN_PORT": str(p.notify_bounces)},
@@ -298,8 +311,23 @@ class Platform:
                         "NOTIFY_KESTREL_WEBHOOK_SECRET": DEMO_KESTREL["webhook_secret"],
                         "NOTIFY_KESTREL_FROM": DEMO_KESTREL["from"]},
                        f"http://127.0.0.1:{p.notify}/readyz"),
+            "ops": ([py, "-m", "ops"],
+                    {**self._service_env("OPS_", "ops", p.ops),
+                     "OPS_BOOKING_URL": f"http://127.0.0.1:{p.booking}",
+                     "OPS_ADAPTERS_URL": f"http://127.0.0.1:{p.adapters}",
+                     "OPS_NOTIFY_URL": f"http://127.0.0.1:{p.notify}",
+                     "OPS_BOOKING_OPERATOR_TOKEN": self.operator_token,
+                     "OPS_ADAPTERS_OPERATOR_TOKEN": self.operator_token,
+                     "OPS_NOTIFY_OPERATOR_TOKEN": self.operator_token,
+                     "OPS_OPERATOR_TOKEN": self.operator_token,
+                     "OPS_SESSION_SECRET": self.ops_session_secret,
+                     "OPS_SCRAPE_SECONDS": "2", "OPS_LIVE_SECONDS": "2",
+                     "OPS_COST_INPUTS_FILE": str(DEMO_COST_INPUTS)},
+                    f"http://127.0.0.1:{p.ops}/readyz"),
         }
         argv, env, ready = specs[name]
+        if name in SERVICE_ROLES and "otlp-sink" in self.processes:  # the services' spans, while the sink runs
+            env.update(self.tracing_env())
         env = {**env, **self.extra_env.get(name, {})}
         return Process(name=name, argv=argv, env=env, log_path=self.run_dir / f"{name}.log", ready_url=ready)
 
@@ -320,6 +348,15 @@ class Platform:
         if out.returncode != 0:
             raise RuntimeError(f"creating the {name} key failed:\n{out.stderr}")
         return json.loads(out.stdout.strip().splitlines()[-1])["key"]
+
+    def create_staff(self, username: str, *, role: str, name: str | None = None) -> str:
+        """A console account (ops' admin command); returns its password."""
+        env = {**os.environ, "OPS_DATABASE_URL": self.dsns["ops"]}
+        out = subprocess.run([sys.executable, "-m", "ops.admin", "create-staff", username, "--role", role,
+                              "--name", name or username.title()], env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"creating the {username} staff account failed:\n{out.stderr}")
+        return json.loads(out.stdout.strip().splitlines()[-1])["password"]
 
     def start(self, name: str, *, env: dict[str, str] | None = None, wait: bool = True) -> Process:
         proc = self.spec(name)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import topics
+from . import topics, tracing
 
 
 def new_traceparent(trace_id: str | None = None) -> str:
@@ -89,10 +89,20 @@ def new_event(
     traceparent: str | None = None,
     caused_by: Event | None = None,
 ) -> Event:
-    """Build an event; when ``caused_by`` is given it inherits correlation and trace."""
+    """Build an event; when ``caused_by`` is given it inherits correlation and trace.
+
+    With tracing on, an event made while a span is recording (the HTTP request that made a
+    booking, the consumer span of the event that caused it) gets that span as its
+    ``traceparent``, so whatever handles it later joins the same trace: instead of a new trace
+    when no trace is given, and instead of a made-up child span when the given or causing
+    event's trace is the current span's. Off, traces are continued span-less as before.
+    """
+    current = tracing.current_traceparent()
     if caused_by is not None:
         correlation_id = correlation_id or caused_by.correlationid
         traceparent = traceparent or child_traceparent(caused_by.traceparent)
+    if current and trace_id_of(traceparent) in (None, trace_id_of(current)):  # none (or not one), or this trace
+        traceparent = current
     return Event(
         type=type,
         source=source,

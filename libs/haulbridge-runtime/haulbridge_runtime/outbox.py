@@ -16,7 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
-from . import metrics, topics
+from . import metrics, topics, tracing
 from .envelope import Event
 from .kafka import close_quietly, ensure_topics, new_producer, platform_topics
 from .logs import get_logger
@@ -153,18 +153,22 @@ class OutboxRelay:
             return 0
         producer = await self._ensure_producer()
         acks = []
-        for row in rows:
-            event = Event.model_validate(row["payload"])
-            acks.append(
-                await producer.send(
-                    topics.qualified(row["topic"], self.topic_prefix),
-                    value=event.to_bytes(),
-                    key=row["record_key"].encode(),
-                    headers=event.kafka_headers(),
+        with tracing.publish_spans() as spans:  # a PRODUCER span per record, in its event's trace
+            for row in rows:
+                event = Event.model_validate(row["payload"])
+                topic = topics.qualified(row["topic"], self.topic_prefix)
+                spans.add(topic=topic, key=row["record_key"], event_id=event.id, event_type=event.type,
+                          traceparent=event.traceparent)
+                acks.append(
+                    await producer.send(
+                        topic,
+                        value=event.to_bytes(),
+                        key=row["record_key"].encode(),
+                        headers=event.kafka_headers(),
+                    )
                 )
-            )
-        # aiokafka keeps one batch in flight per partition, so per-key order holds.
-        await asyncio.gather(*acks)
+            # aiokafka keeps one batch in flight per partition, so per-key order holds.
+            await asyncio.gather(*acks)
         async with self.pool.acquire() as conn:
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]

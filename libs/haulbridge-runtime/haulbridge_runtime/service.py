@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import metrics
+from . import metrics, tracing
 from .consumer import EventConsumer, Handler
 from .dead_letters import router as dead_letters_router
 from .db import apply_migrations, create_pool
@@ -168,10 +169,12 @@ class ObserveRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        correlation_id = None
         for name, value in scope["headers"]:
             if name == b"x-correlation-id":
-                bind(correlation_id=value.decode("latin-1"))
+                correlation_id = value.decode("latin-1")[:100]
                 break
+        bind(correlation_id=correlation_id or f"request-{uuid.uuid4().hex[:16]}")
         started = time.perf_counter()
         status = 500  # unless a response starts: an exception escaping the app is answered 500
 
@@ -207,6 +210,7 @@ def create_app(
             yield
         finally:
             await runtime.stop()
+            await asyncio.to_thread(tracing.shutdown)  # export the spans still buffered
 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.runtime = runtime
@@ -214,6 +218,9 @@ def create_app(
     app.include_router(dead_letters_router)
 
     app.add_middleware(ObserveRequests, service=settings.service_name)
+    # Server spans (outermost, around the middleware above) when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    if tracing.setup(settings.service_name):
+        tracing.instrument_app(app)
     generate_openapi = app.openapi
 
     def openapi() -> dict:

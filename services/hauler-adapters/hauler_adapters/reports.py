@@ -16,9 +16,10 @@ from datetime import date
 
 import asyncpg
 
+from haulbridge_runtime import tracing
 from haulbridge_runtime.envelope import child_traceparent, new_event
 from haulbridge_runtime.outbox import add_event
-from haulbridge_runtime.topics import EventType
+from haulbridge_runtime.topics import EventType, short_name
 
 from . import repository
 from .vendors.base import VendorReport
@@ -77,9 +78,12 @@ async def _move(conn: asyncpg.Connection, dispatch: asyncpg.Record, report: Vend
 
 
 async def _publish(conn: asyncpg.Connection, dispatch: asyncpg.Record, event_type: str, data: dict) -> None:
-    await add_event(conn, new_event(
-        type=event_type, source=SOURCE, subject=str(dispatch["booking_id"]), data=data,
-        correlation_id=dispatch["correlation_id"], traceparent=child_traceparent(dispatch["traceparent"])))
+    # In the booking's trace (a webhook's own request is a trace of the vendor's; it is linked).
+    with tracing.span(f"hauler report {short_name(event_type)}", traceparent=dispatch["traceparent"],
+                      attributes={"haulbridge.hauler_id": dispatch["hauler_id"]}):
+        await add_event(conn, new_event(
+            type=event_type, source=SOURCE, subject=str(dispatch["booking_id"]), data=data,
+            correlation_id=dispatch["correlation_id"], traceparent=child_traceparent(dispatch["traceparent"])))
 
 
 async def receive(pool: asyncpg.Pool, hauler_id: str, report: VendorReport, *,

@@ -82,7 +82,8 @@ async def _plan_reminder(conn: asyncpg.Connection, event: Event, booking_id: uui
             for channel in CHANNELS:
                 await repository.create_notification(
                     conn, booking_id=booking_id, kind=REMINDER, channel=channel, occurrence=day.isoformat(),
-                    context={"pickup_date": day.isoformat()}, correlation_id=event.correlationid, send_at=send_at)
+                    context={"pickup_date": day.isoformat()}, correlation_id=event.correlationid, send_at=send_at,
+                    traceparent=event.traceparent)
     elif event.type in NO_REMINDER_AFTER:
         await repository.withdraw(conn, booking_id=booking_id, kind=REMINDER, reason=NO_REMINDER_AFTER[event.type])
 
@@ -102,7 +103,7 @@ def handlers(pool_getter, settings: NotifySettings) -> dict:
                                              pickup_date=date.fromisoformat(data["pickup_date"]))
             context = {k: data[k] for k in message.context if data.get(k) is not None}
             await _create(conn, booking_id=booking_id, kind=message.kind, occurrence=message.occurrence(data),
-                          context=context, correlation_id=event.correlationid)
+                          context=context, correlation_id=event.correlationid, traceparent=event.traceparent)
             await _plan_reminder(conn, event, booking_id, settings)
             if event.type in CLOSES_BOOKING:
                 await repository.close(conn, booking_id=booking_id)
@@ -111,9 +112,10 @@ def handlers(pool_getter, settings: NotifySettings) -> dict:
 
 
 async def _create(conn: asyncpg.Connection, *, booking_id: uuid.UUID, kind: str, occurrence: str, context: dict,
-                  correlation_id: str) -> None:
+                  correlation_id: str, traceparent: str) -> None:
     # One message per channel. Whether it goes (the resident's channels, STOP, unsubscribe) is
     # decided right before sending, so a choice made in between counts and the record says why.
     for channel in CHANNELS:
         await repository.create_notification(conn, booking_id=booking_id, kind=kind, channel=channel,
-                                             occurrence=occurrence, context=context, correlation_id=correlation_id)
+                                             occurrence=occurrence, context=context, correlation_id=correlation_id,
+                                             traceparent=traceparent)

@@ -7,6 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
+from haulbridge_runtime import tracing
+
 
 def _rows(status: str) -> int:
     """How many rows a command changed, from its status ("UPDATE 3")."""
@@ -54,21 +56,24 @@ async def move_pickup(conn: asyncpg.Connection, *, booking_id: UUID, pickup_date
 
 async def create_notification(conn: asyncpg.Connection, *, booking_id: UUID, kind: str, channel: str,
                               occurrence: str, context: dict, correlation_id: str,
-                              send_at: datetime | None = None, provider: str | None = None) -> bool:
+                              send_at: datetime | None = None, provider: str | None = None,
+                              traceparent: str | None = None) -> bool:
     """False when this (booking, kind, channel, occurrence) message already exists: it is never made twice.
 
     ``send_at`` schedules it (a reminder): it waits in the table, not in memory, until then. A
     scheduled message that was withdrawn (the pickup moved away, then back) is scheduled again.
     ``provider`` pins it to one SMS provider (a reply goes back the way the resident's text came).
+    Its trace is the span recording now (tracing on), else ``traceparent`` (the causing event's).
     """
     return bool(await conn.fetchval(
         "INSERT INTO notifications (id, booking_id, kind, channel, occurrence, context, correlation_id,"
-        " next_attempt_at, provider) VALUES ($1,$2,$3,$4,$5,$6,$7, coalesce($8, now()), $9)"
+        " next_attempt_at, provider, traceparent) VALUES ($1,$2,$3,$4,$5,$6,$7, coalesce($8, now()), $9, $10)"
         " ON CONFLICT (booking_id, kind, channel, occurrence) DO UPDATE"
         "   SET status = 'created', error = NULL, next_attempt_at = EXCLUDED.next_attempt_at"
         "   WHERE $8::timestamptz IS NOT NULL AND notifications.status = 'withdrawn'"
         " RETURNING true",
         uuid.uuid4(), booking_id, kind, channel, occurrence, context, correlation_id, send_at, provider,
+        tracing.current_traceparent() or traceparent,
     ))
 
 

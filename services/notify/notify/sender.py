@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime
 import asyncpg
 import httpx
 
-from haulbridge_runtime.envelope import new_event
+from haulbridge_runtime import tracing
+from haulbridge_runtime.envelope import child_traceparent, new_event
 from haulbridge_runtime.failpoints import failpoint
 from haulbridge_runtime.logs import bound, get_logger, mask_email, mask_phone
 from haulbridge_runtime.outbox import add_event
@@ -96,8 +97,13 @@ class Sender:
         if attempts is None:
             return  # another sender has it
         row = {**row, "attempts": attempts}
+        # A span in the booking's trace (the message's traceparent): the provider's call is in it.
         with bound(correlation_id=row["correlation_id"], notification_id=str(row["id"]), kind=row["kind"],
-                   booking_id=str(row["booking_id"]), channel=row["channel"]):
+                   booking_id=str(row["booking_id"]), channel=row["channel"]), \
+                tracing.span(f"notify send {row['channel']}", traceparent=row.get("traceparent"),
+                             attributes={"haulbridge.notification.id": str(row["id"]),
+                                         "haulbridge.notification.kind": row["kind"],
+                                         "haulbridge.notification.channel": row["channel"]}):
             reason = self._not_to_send(row)
             if reason:
                 async with pool.acquire() as conn:
@@ -230,6 +236,7 @@ class Sender:
                 await add_event(conn, new_event(
                     type=EventType.NOTIFICATION_SENT, source=SOURCE, subject=str(row["booking_id"]),
                     correlation_id=row["correlation_id"],
+                    traceparent=child_traceparent(row["traceparent"]) if row.get("traceparent") else None,
                     data={"booking_id": str(row["booking_id"]), "kind": row["kind"], "channel": row["channel"]},
                 ))
 

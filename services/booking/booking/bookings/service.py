@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from haulbridge_runtime.envelope import Event, new_event, new_traceparent
+from haulbridge_runtime.envelope import Event, new_event
 from haulbridge_runtime.logs import get_logger, mask_email, mask_phone
 from haulbridge_runtime.outbox import add_event
 from haulbridge_runtime.topics import EventType
@@ -123,7 +123,8 @@ async def create_booking(
     )
     event = new_event(
         type=EventType.BOOKING_REQUESTED, source=SOURCE, subject=str(booking_id),
-        correlation_id=str(correlation), traceparent=traceparent or new_traceparent(),
+        # the request's span when tracing is on, else the caller's traceparent, else a new trace
+        correlation_id=str(correlation), traceparent=traceparent,
         data={
             "booking_id": str(booking_id),
             "reference": reference,

@@ -8,9 +8,16 @@ fetches a new one. ``call`` sends one request and turns what can go wrong before
 """
 from __future__ import annotations
 
+import warnings
+
+import authlib.deprecate  # noqa: F401  (sets its own "always" filter first, so ours below goes in front)
 import httpx
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+with warnings.catch_warnings():
+    # Authlib 1.9 warns at import that it prefers the httpx2 fork; we stay on httpx (docs/hauler-adapters.md).
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from haulbridge_runtime import tracing
 
