@@ -1,12 +1,18 @@
 """Structured JSON logs with the correlation id on every line.
 
+Every line carries a ``correlation_id``: the booking's while an event of it is handled, the
+caller's ``X-Correlation-Id`` (or one made for the request) while an HTTP request is served,
+and otherwise the process's own (``process-…``, for start-up, jobs and shutdown).
+
 Contact details never go into log fields: use :func:`mask_email` /
-:func:`mask_phone` when a line must refer to a resident.
+:func:`mask_phone` when a line must refer to a resident. Secrets never go into log fields at all.
+tests/test_logs.py runs the platform and scans every service's log for both.
 """
 from __future__ import annotations
 
 import logging
 import sys
+import uuid
 
 import structlog
 
@@ -42,10 +48,11 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # Python's warnings as JSON lines too, not raw text on stderr
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(service=service)
+    structlog.contextvars.bind_contextvars(service=service, correlation_id=f"process-{uuid.uuid4().hex[:12]}")
 
 
 def get_logger(name: str | None = None):
