@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -75,9 +76,8 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     if member is None:
         return render(request, "login.html", None, status_code=401, next=next, username=username,
                       error="That username and password do not match an active staff account.")
-    csrf = request.session.get("csrf")
-    request.session.clear()
-    request.session.update({"username": member.username, "csrf": csrf})
+    request.session.clear()  # a new session, with a new CSRF token, for the signed-in member
+    request.session.update({"username": member.username, "csrf": secrets.token_urlsafe(32)})
     return RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/", status_code=303)
 
 
