@@ -322,7 +322,9 @@ class Platform:
                      "OPS_OPERATOR_TOKEN": self.operator_token,
                      "OPS_SESSION_SECRET": self.ops_session_secret,
                      "OPS_SCRAPE_SECONDS": "2", "OPS_LIVE_SECONDS": "2",
-                     "OPS_COST_INPUTS_FILE": str(DEMO_COST_INPUTS)},
+                     "OPS_COST_INPUTS_FILE": str(DEMO_COST_INPUTS),
+                     # a booking's trace id links to its spans in the development collector
+                     "OPS_TRACE_URL_TEMPLATE": f"http://127.0.0.1:{p.otlp_sink}/_sim/spans?trace_id={{trace_id}}"},
                     f"http://127.0.0.1:{p.ops}/readyz"),
         }
         argv, env, ready = specs[name]
