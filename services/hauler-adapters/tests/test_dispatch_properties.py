@@ -77,6 +77,14 @@ async def test_under_any_faults_each_booking_reaches_the_hauler_once_its_changes
                 if job is None or (kind == "cancel" and job["status"] != "cancelled") or (
                         kind == "move" and job["service_date"] != change.data["pickup_date"]):
                     return None
+            # the hauler has the job as soon as it is posted; wait for the adapters to record its answer too
+            async with adapters_under_faults.pool.acquire() as conn:
+                recorded = {str(r["booking_id"]): r["status"] for r in await conn.fetch(
+                    "SELECT booking_id, status FROM dispatches WHERE booking_id = ANY($1::uuid[])",
+                    [uuid.UUID(r.subject) for r, _, _ in bookings])}
+            if any(recorded.get(r.subject) in (None, "sending") or (kind == "cancel" and recorded[r.subject] != "cancelled")
+                   for r, kind, _ in bookings):
+                return None
             return jobs
 
         jobs = await eventually(settled, timeout=120, what="every booking and change at the hauler")
