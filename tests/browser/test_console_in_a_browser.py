@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 
 from devstack.testing import Urls, booking_body, booking_status, eventually
 
-from conftest import screenshot, serious_accessibility_violations
+from browser_pages import screenshot, serious_accessibility_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -134,6 +134,43 @@ async def test_staff_follow_a_booking_and_repair_a_dead_letter_in_the_console(pl
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await accessible(page, "11-login")
+    await page.goto(console + "/bookings/not-a-booking")  # a problem, as a page
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # signed out: sign in first
+    await admin.goto(console + "/bookings/00000000-0000-0000-0000-000000000000")
+    await expect(admin.get_by_role("heading", name="Not found")).to_be_visible()
+    await accessible(admin, "12-not-found")
+    await admin.goto(console + "/bookings")
+    await accessible(admin, "13-bookings")
+
+
+async def test_the_console_is_used_with_the_keyboard_alone(platform_factory, browser):
+    platform = platform_factory()
+    for name in ("booking", "ops"):  # the console needs no more than this to sign in and look around
+        platform.start(name)
+    password = platform.create_staff("vic", role="viewer")
+    page = await browser.new_page()
+    await page.goto(f"http://127.0.0.1:{platform.ports.ops}/login")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Username")).to_be_focused()
+    await page.keyboard.type("vic")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    # skip the navigation to the page's content, then reach the bookings search through the menu
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+    await page.keyboard.press("Shift+Tab")  # back into the header: the last control there is "Sign out"
+    await expect(page.get_by_role("button", name="Sign out")).to_be_focused()
+    bookings = page.get_by_role("link", name="Bookings")
+    await bookings.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Bookings", level=1)).to_be_visible()
+    await screenshot(page, "14-keyboard")
 
 
 async def _status_is(client, urls, booking, *statuses) -> bool:

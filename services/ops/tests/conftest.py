@@ -2,16 +2,12 @@
 the way the other services publish them, through Kafka."""
 from __future__ import annotations
 
-import re
-
-import httpx
 import pytest
 
 from devstack.testing import in_process
 from ops.app import build_app
 from ops.settings import OpsSettings
-
-PASSWORD = "correct horse battery staple"
+from ops_console import PASSWORD
 
 
 @pytest.fixture
@@ -35,16 +31,3 @@ async def ops(ops_settings):
             await staff.create(client.pool, username=username, display_name=username.title(), role=role,
                                password=PASSWORD)
         yield client
-
-
-HTML = {"accept": "text/html"}
-
-
-def csrf_of(page: httpx.Response) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
-    page = await client.get("/login", headers=HTML)
-    return await client.post("/login", data={"username": username, "password": password, "next": "/",
-                                             "csrf_token": csrf_of(page)}, headers=HTML)

@@ -1,7 +1,7 @@
 """Who may see and do what in the console, and forms that only the console can send."""
 from __future__ import annotations
 
-from conftest import HTML, PASSWORD, csrf_of, sign_in
+from ops_console import HTML, PASSWORD, csrf_of, sign_in
 
 
 async def test_every_page_needs_a_signed_in_staff_member(ops):

@@ -13,7 +13,7 @@ from ops.app import build_app
 from devstack.testing import in_process
 from ops_events import BookingStory, publish
 
-from conftest import HTML, PASSWORD, sign_in
+from ops_console import HTML, PASSWORD, sign_in
 
 COSTS = {"currency": "USD", "monthly_fixed": {"platform": 1000.0}, "per_booking_by_channel": {"311_agent": 5.0},
          "per_message": {"email": 0.001, "sms": 0.01}, "per_completed_pickup": {"valley-haul": 40.0,

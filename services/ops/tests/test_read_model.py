@@ -7,7 +7,7 @@ from devstack.testing import eventually
 from haulbridge_runtime.envelope import trace_id_of
 from ops_events import BookingStory, publish
 
-from conftest import HTML, sign_in
+from ops_console import HTML, sign_in
 
 
 async def _count(ops, sql: str, *args) -> int:
