@@ -36,43 +36,49 @@ async def booking_requested(conn, *, booking_id, reference, hauler_id, zone_id, 
         pickup_date, target_date, trace_id, correlation_id)
 
 
-async def _ensure_booking(conn, booking_id: str) -> None:
-    await conn.execute("INSERT INTO bookings (booking_id, status) VALUES ($1, 'requested')"
-                       " ON CONFLICT (booking_id) DO NOTHING", booking_id)
+def _rank_sql(ranks: dict[str, int], column: str) -> str:
+    return "CASE " + column + " " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in ranks.items()) + " ELSE 0 END"
 
 
 async def move_booking(conn, booking_id: str, *, status: str, rank: int, ranks: dict[str, int],
                        completed_at: datetime | None) -> None:
-    await _ensure_booking(conn, booking_id)
-    current = await conn.fetchval("SELECT status FROM bookings WHERE booking_id = $1 FOR UPDATE", booking_id)
-    if rank < ranks.get(current, 0) or (rank == ranks.get(current, 0) and rank == 3):
-        return  # forward only; a booking that is done stays as it ended
-    await conn.execute("UPDATE bookings SET status = $2, completed_at = COALESCE($3, completed_at), updated_at = now()"
-                       " WHERE booking_id = $1", booking_id, status, completed_at)
+    """Forward only: a booking that is done stays as it ended. One statement (the projection's hot path);
+    a booking whose request ops has not seen yet gets a row that its request fills in."""
+    current = _rank_sql(ranks, "bookings.status")
+    await conn.execute(
+        "INSERT INTO bookings (booking_id, status, completed_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status,"
+        " completed_at = COALESCE(EXCLUDED.completed_at, bookings.completed_at), updated_at = now()"
+        f" WHERE {current} < $4 OR ({current} = $4 AND $4 < 3)", booking_id, status, completed_at, rank)
 
 
 async def correct_status(conn, booking_id: str, *, status: str) -> None:
-    await _ensure_booking(conn, booking_id)
-    await conn.execute("UPDATE bookings SET status = $2, updated_at = now(),"
-                       " completed_at = CASE WHEN $2 = 'completed' THEN COALESCE(completed_at, now()) END"
-                       " WHERE booking_id = $1", booking_id, status)
+    await conn.execute(
+        "INSERT INTO bookings (booking_id, status, completed_at)"
+        " VALUES ($1, $2, CASE WHEN $2 = 'completed' THEN now() END)"
+        " ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now(),"
+        " completed_at = CASE WHEN EXCLUDED.status = 'completed' THEN COALESCE(bookings.completed_at, now()) END",
+        booking_id, status)
 
 
 async def set_dates(conn, booking_id: str, *, pickup_date: date, target_date: date | None) -> None:
-    await _ensure_booking(conn, booking_id)
-    await conn.execute("UPDATE bookings SET pickup_date = $2, target_date = COALESCE($3, target_date),"
-                       " updated_at = now() WHERE booking_id = $1", booking_id, pickup_date, target_date)
+    await conn.execute(
+        "INSERT INTO bookings (booking_id, status, pickup_date, target_date) VALUES ($1, 'requested', $2, $3)"
+        " ON CONFLICT (booking_id) DO UPDATE SET pickup_date = EXCLUDED.pickup_date,"
+        " target_date = COALESCE(EXCLUDED.target_date, bookings.target_date), updated_at = now()",
+        booking_id, pickup_date, target_date)
 
 
 async def set_rating(conn, booking_id: str, *, rating: int | None) -> None:
-    await _ensure_booking(conn, booking_id)
-    await conn.execute("UPDATE bookings SET rating = $2, updated_at = now() WHERE booking_id = $1", booking_id, rating)
+    await conn.execute(
+        "INSERT INTO bookings (booking_id, status, rating) VALUES ($1, 'requested', $2)"
+        " ON CONFLICT (booking_id) DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()", booking_id, rating)
 
 
 async def missed_reported(conn, booking_id: str) -> None:
-    await _ensure_booking(conn, booking_id)
-    await conn.execute("UPDATE bookings SET missed_reported = true, updated_at = now() WHERE booking_id = $1",
-                       booking_id)
+    await conn.execute(
+        "INSERT INTO bookings (booking_id, status, missed_reported) VALUES ($1, 'requested', true)"
+        " ON CONFLICT (booking_id) DO UPDATE SET missed_reported = true, updated_at = now()", booking_id)
 
 
 async def add_discrepancy(conn, *, event_id: str, data: dict, found_at: datetime) -> None:

@@ -114,3 +114,24 @@ async def test_the_kpi_goal_and_parked_counts_are_metrics_for_alerting(ops):
         return 'haulbridge_kpi_goal{kpi="on_time_share"} 0.8' in text and \
             'haulbridge_ops_dead_letters_parked{topic="booking.v1"} 0.0' in text
     await wait_for(exported, what="the KPI goal and parked dead letters exported")
+
+
+async def test_only_a_staff_correction_may_move_a_finished_booking(ops, ops_settings):
+    from haulbridge_runtime.topics import EventType
+
+    pickup = date.today() - timedelta(days=1)
+    story = BookingStory(reference="JP-2026-000105", pickup=pickup).dispatched().cancelled()
+    story.confirmed()  # the hauler's confirmation, arriving after the resident cancelled: changes nothing
+    await publish(ops_settings, *story.events)
+    await projected(ops, story.booking_id, len(story.events))
+    async with ops.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT status FROM bookings WHERE booking_id = $1", story.booking_id) == "cancelled"
+    story._add(EventType.BOOKING_STATUS_CORRECTED, "/haulbridge/booking", {
+        "booking_id": story.booking_id, "reference": story.reference, "hauler_id": story.hauler_id,
+        "from_status": "cancelled", "to_status": "completed", "reason": "The crew collected it after all",
+        "by": "staff:dana"})
+    await publish(ops_settings, story.events[-1])
+    await projected(ops, story.booking_id, len(story.events))
+    async with ops.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT status, completed_at FROM bookings WHERE booking_id = $1", story.booking_id)
+    assert row["status"] == "completed" and row["completed_at"] is not None
