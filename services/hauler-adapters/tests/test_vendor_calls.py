@@ -177,7 +177,8 @@ async def test_calls_older_than_the_retention_are_pruned(adapters):
                               at=datetime.now(UTC) - timedelta(days=days), detail=None,
                               booking_id=str(uuid.uuid4())))
     await log.drain()
-    assert await vendor_calls.prune(adapters.pool, older_than_days=90) >= 1
+    # (the service's own daily pruner, which starts with the service, may get there first: either way it goes)
+    await vendor_calls.prune(adapters.pool, older_than_days=90)
     async with adapters.pool.acquire() as conn:
         left = await conn.fetch("SELECT at FROM vendor_calls WHERE hauler_id = 'pruned-haul'")
     assert len(left) == 1 and left[0]["at"] > datetime.now(UTC) - timedelta(days=2)
