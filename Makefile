@@ -29,8 +29,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
+# Two workers (pytest-xdist), each with its own embedded PostgreSQL and broker, a test file at a
+# time: most of a test's time is waiting on processes and the broker, so this halves the run.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(CHROMIUM)
-	HAULBRIDGE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+	HAULBRIDGE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
