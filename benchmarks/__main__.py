@@ -1,8 +1,9 @@
 """``make bench`` (``python -m benchmarks``): start the embedded infrastructure, run the
 benchmarks, print their tables, stop everything it started.
 
-Environment: BENCH_ONLY (booking, notify or adapters; all when unset), BENCH_MESSAGES (notify, 1000),
+Environment: BENCH_ONLY (booking, notify, adapters or ops; all when unset), BENCH_MESSAGES (notify, 1000),
 BENCH_DISPATCHES (adapters, 2000), BENCH_VENDOR_LATENCY (adapters, 0.05 s),
+BENCH_OPS_BOOKINGS (ops, 1000 booking flows of six events each),
 BENCH_BOOKINGS (default 2000), BENCH_WARMUP (100), BENCH_CLIENTS (50), BENCH_HTTP_CLIENT
 (aiohttp, the default, or httpx),
 BENCH_POOL (the service's db_pool_max default, 10), BENCH_ROUNDS (2: raw and API
@@ -30,7 +31,7 @@ from devstack.infra import EmbeddedPostgres, TansuBroker, free_port
 from devstack.stack import Platform, Ports, prepare_database
 from haulbridge_runtime.logs import configure_logging
 
-from . import adapters_throughput, booking_throughput, notify_throughput
+from . import adapters_throughput, booking_throughput, notify_throughput, ops_throughput
 
 
 def say(message: str) -> None:
@@ -53,7 +54,7 @@ def main() -> int:
         broker.start()
         dsns = asyncio.run(prepare_database(pg.admin_dsn, "haulbridge_bench"))
         platform = Platform(dsns=dsns, bootstrap=broker.bootstrap, run_dir=run_dir,
-                            ports=Ports(booking=free_port(), adapters=free_port(), notify=free_port(),
+                            ports=Ports(booking=free_port(), adapters=free_port(), notify=free_port(), ops=free_port(),
                                         json_hauler=free_port(), smtp=free_port(), smtp_http=free_port(),
                                         sms_pelican=free_port(), sms_kestrel=free_port(),
                                         notify_bounces=free_port(), declarative_hauler=free_port(),
@@ -63,7 +64,7 @@ def main() -> int:
         say("seeding the demo city ...")
         platform.seed_demo_city()
         loop_factory = uvloop.new_event_loop if uvloop is not None else None
-        only = os.environ.get("BENCH_ONLY", "")  # booking, notify or adapters; empty: all
+        only = os.environ.get("BENCH_ONLY", "")  # booking, notify, adapters or ops; empty: all
         failures = 0
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             if only in ("", "booking"):
@@ -75,6 +76,9 @@ def main() -> int:
                 print(notify_throughput.report(notify_throughput.run(platform, runner, say=say)), flush=True)
             if only in ("", "adapters"):
                 print(adapters_throughput.report(adapters_throughput.run(platform, runner, say=say)), flush=True)
+            if only in ("", "ops"):
+                print(ops_throughput.report(ops_throughput.run(platform, runner, postgres_pid=pg.process.pid,
+                                                               broker_pid=broker.process.pid, say=say)), flush=True)
         keep_logs = failures > 0
         return 1 if failures else 0
     finally:

@@ -28,9 +28,11 @@ class Side:
 
 
 async def publish_and_wait(platform: Platform, *, service: str, schema: str, make_event: Callable[[int], Event],
-                           done_sql: str, warmup: int, count: int) -> float:
+                           done_sql: str, warmup: int, count: int,
+                           measuring: Callable[[], None] | None = None) -> float:
     """Seconds from the first of ``count`` events published to ``done_sql`` counting them all done,
-    after ``warmup`` events (so the consumer has its partitions and the pools are warm)."""
+    after ``warmup`` events (so the consumer has its partitions and the pools are warm);
+    ``measuring`` is called as the measured events start (e.g. to sample CPU counters)."""
     producer = new_producer(platform.bootstrap, client_id="bench")
     await producer.start()
     conn = await connect(platform.dsns[service], schema)
@@ -52,6 +54,8 @@ async def publish_and_wait(platform: Platform, *, service: str, schema: str, mak
 
     try:
         await one_run(0, warmup)
+        if measuring is not None:
+            measuring()
         return await one_run(warmup, count)
     finally:
         await conn.close()
