@@ -27,10 +27,37 @@ with warnings.catch_warnings():
 _PG_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
-def free_port() -> int:
+# Under pytest-xdist each worker hands out ports from a block of its own, in turn, below the
+# kernel's ephemeral range: a port one worker was given and has not bound yet (a child process
+# still starting) is never given to the other worker, nor picked by the kernel for someone else.
+_PORT_BLOCK = 2000
+_FIRST_PORT = 20000
+_next_port: int | None = None
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    global _next_port
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, … (unset: not under xdist)
+    if not worker.startswith("gw"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    first = _FIRST_PORT + (int(worker[2:]) % 6) * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = _next_port if _next_port is not None and first <= _next_port < first + _PORT_BLOCK else first
+        _next_port = port + 1
+        if _bindable(port):
+            return port
+    raise RuntimeError(f"no free port left in {first}-{first + _PORT_BLOCK - 1} for worker {worker}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
