@@ -18,10 +18,6 @@
   all is counted and left where it is (its owning service lists it).
 - The record being handled is in :data:`CURRENT_RECORD` (topic, partition, offset and
   headers), for handlers that need more than the event.
-- Lag (``haulbridge_consumer_lag``) is reported every ``lag_every_seconds`` by a task of its
-  own, from the end of each assigned partition (which aiokafka's fetcher keeps current) and the
-  offset this consumer last committed there: a handler that is stuck shows its lag growing,
-  instead of the last figure before it stuck.
 - A rebalance listener lets the in-flight batch finish and commits its
   offsets before partitions are handed to another member.
 """
@@ -73,7 +69,6 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         self.owner.assigned = set(assigned)
-        self.owner._committed.clear()  # another member may have moved on since: read positions afresh
         log.info("partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
 
 
@@ -93,7 +88,6 @@ class EventConsumer:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 1000,
         key_concurrency: int = 1,
-        lag_every_seconds: float = 5.0,
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -107,8 +101,6 @@ class EventConsumer:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.key_concurrency = key_concurrency
-        self.lag_every_seconds = lag_every_seconds
-        self._committed: dict[TopicPartition, int] = {}  # what this consumer committed, per partition
         self._processing = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer = None
@@ -134,7 +126,6 @@ class EventConsumer:
         consumer.subscribe(list(self._base_topic), listener=_Rebalance(self))
         self.running = True
         log.info("consumer started", group=self.group_id, topics=list(self._base_topic))
-        lag_reporter = asyncio.create_task(self._report_lag_forever(), name=f"lag:{self.group_id}")
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=1000)
@@ -142,37 +133,21 @@ class EventConsumer:
                     continue
                 async with self._processing:
                     await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batches.items()))
+                self._record_lag(batches)
         finally:
-            lag_reporter.cancel()
             self.running = False
             await close_quietly(consumer, what=f"consumer:{self.group_id}")
             await close_quietly(self._dlq_producer, what=f"dlq-producer:{self.group_id}")
 
-    async def _report_lag_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.lag_every_seconds)
-            try:
-                await self.report_lag()
-            except Exception as exc:  # a figure missed is not worth stopping the consumer for
-                log.warning("consumer lag not reported", error=repr(exc))
-
-    async def report_lag(self) -> None:
-        """Records behind the end of each assigned partition: from what this consumer committed,
-        or, before it has committed anything there, from where it will read next."""
-        for tp in self._consumer.assignment():
+    def _record_lag(self, batches) -> None:
+        for tp, records in batches.items():
             end = self._consumer.highwater(tp)
-            done = self._committed.get(tp)
-            if done is None:
-                try:
-                    done = await asyncio.wait_for(self._consumer.position(tp), timeout=1)
-                except Exception:
-                    continue  # not fetching from it yet
             if end is not None:
-                metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(0, end - done))
+                metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, end - records[-1].offset - 1)
+                )
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        # offsets are committed batch after batch: until this one is, this is where the partition stands
-        self._committed.setdefault(tp, records[0].offset)
         if self.key_concurrency <= 1:
             for record in records:
                 await self._handle_record(record)
@@ -189,7 +164,6 @@ class EventConsumer:
 
             await asyncio.gather(*(in_order(same_key) for same_key in by_key.values()))
         await self._consumer.commit({tp: records[-1].offset + 1})
-        self._committed[tp] = records[-1].offset + 1
 
     async def _handle_record(self, record: ConsumerRecord) -> None:
         base_topic = self._base_topic.get(record.topic, record.topic)
