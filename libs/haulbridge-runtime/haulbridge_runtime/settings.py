@@ -10,6 +10,11 @@ from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def blank_is_none(value):
+    """For optional settings (secrets, paths): an empty or blank variable means unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -37,7 +42,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("operator_token", mode="before")
     @classmethod
     def _empty_means_none(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_none(value)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from haulbridge_runtime.settings import ServiceSettings
+from haulbridge_runtime.settings import ServiceSettings, blank_is_none
 
 
 class OpsSettings(ServiceSettings):
@@ -51,4 +51,4 @@ class OpsSettings(ServiceSettings):
                      "session_secret", "contact_hash_key", "cost_inputs_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_none(value)
